@@ -273,7 +273,7 @@ class Embedder:
                 force_preprocess_cfg=self._preprocess_cfg(source.preprocess),
                 cache_dir=_str(self.cache_dir),
             )
-        except (RuntimeError, OSError, EOFError, ValueError, KeyError) as error:
+        except Exception as error:  # torch, pickle and safetensors each raise their own types
             if _is_device_error(error):
                 raise ModelUnavailable(
                     f"could not put model {self.name} on device {self._device}: {error}. "
@@ -399,8 +399,13 @@ def _file_fingerprint(path: Path, size: int) -> str:
 
 
 def _is_device_error(error: Exception) -> bool:
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
     text = str(error).lower()
-    return "out of memory" in text or "cuda" in text or "mps" in text
+    return any(
+        marker in text
+        for marker in ("out of memory", "cuda error", "no cuda gpus", "mps backend", "not compiled")
+    )
 
 
 def _short(error: Exception, limit: int = 300) -> str:

@@ -179,9 +179,15 @@ class VectorIndex:
         self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         keys = _as_keys(ids)
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(keys), -1)
-        if matrix.shape[1] != self.dim:
-            raise ValueError(f"vectors have {matrix.shape[1]} dimensions, index has {self.dim}")
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix.reshape(1, -1)
+        if matrix.ndim != 2 or matrix.shape[1] != self.dim:
+            raise ValueError(
+                f"vectors have shape {matrix.shape}; the index has {self.dim} dimensions"
+            )
+        if matrix.shape[0] != len(keys):
+            raise ValueError(f"{len(keys)} ids but {matrix.shape[0]} vectors")
         return keys, matrix
 
     def _approximate(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
