@@ -118,7 +118,9 @@ class VectorIndex:
     def save(self) -> None:
         """Write atomically: a crash leaves the old file or the new one, never half of one."""
         with self._lock:
-            payload = bytes(self._index.save())
+            serialized = self._index.save()
+        assert serialized is not None  # save() without a path returns the bytes
+        payload = bytes(serialized)
         footer = _MAGIC + hashlib.blake2b(payload, digest_size=32).digest()
         footer += len(payload).to_bytes(8, "little")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +157,6 @@ class VectorIndex:
         if loaded is None or loaded.ndim != self.dim or loaded.metric != self._index.metric:
             logger.warning("vector index %s was built for another model; rebuilding", self.path)
             return self._reset()
-        loaded.expansion_search = EXPANSION_SEARCH
         with self._lock:
             self._index = loaded
         return True
@@ -223,7 +224,7 @@ class VectorIndex:
         if not present:
             return []
         keys = np.asarray(present, dtype=np.uint64)
-        stored = np.asarray(self._index.get(keys, dtype=np.float32), dtype=np.float32)
+        stored = np.asarray(self._index.get(keys, dtype="f32"), dtype=np.float32)
         norms = np.linalg.norm(stored, axis=1)
         scores = (stored @ vector) / np.where(norms == 0, 1.0, norms)
         top = min(k, len(present))

@@ -155,10 +155,10 @@ def test_corrupt_or_mismatched_checkpoint_is_reported(tmp_path: Path, tiny_clip)
 def test_unknown_model_name_and_missing_config(tmp_path: Path) -> None:
     unknown = Embedder("ViT-Nonexistent-99", "laion2b_s34b_b79k")
     assert unknown.dim is None
-    with pytest.raises(ModelUnavailable, match="unknown model 'ViT-Nonexistent-99'.*model.name"):
+    with pytest.raises(ModelUnavailable, match=r"unknown model 'ViT-Nonexistent-99'.*model\.name"):
         unknown.load()
     missing = Embedder(str(tmp_path / "nope.json"), str(tmp_path / "nope.pt"))
-    with pytest.raises(ModelUnavailable, match="model config file .*nope.json does not exist"):
+    with pytest.raises(ModelUnavailable, match=r"model config file .*nope\.json does not exist"):
         missing.load()
     broken = tmp_path / "broken.json"
     broken.write_text('{"embed_dim": 4')
@@ -168,7 +168,7 @@ def test_unknown_model_name_and_missing_config(tmp_path: Path) -> None:
 
 def test_unknown_tag_lists_known_ones() -> None:
     embedder = Embedder("ViT-B-32", "no_such_tag")
-    with pytest.raises(ModelUnavailable, match="neither a pretrained tag for ViT-B-32.*laion2b"):
+    with pytest.raises(ModelUnavailable, match=r"neither a pretrained tag for ViT-B-32.*laion2b"):
         embedder.load()
 
 

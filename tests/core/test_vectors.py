@@ -103,17 +103,18 @@ def test_filtered_search_equals_brute_force_over_allowed(filled, allowed_count: 
     rng = np.random.default_rng(allowed_count)
     allowed_positions = rng.choice(len(ids), allowed_count, replace=False)
     allowed = {int(ids[i]) for i in allowed_positions}
-    for query in _queries_near(vectors, 10, seed=allowed_count):
+    overlap = 0
+    for query in _queries_near(vectors, 20, seed=allowed_count):
         expected = _brute_force(ids[allowed_positions], vectors[allowed_positions], query, 10)
         got = index.search(query, 10, allowed=allowed)
         assert len(got) == min(10, allowed_count)  # never silently short
         assert all(key in allowed for key, _ in got)
         expected_ids = [key for key, _ in expected]
-        if allowed_count <= 100:  # exact path: identical to brute force
+        if allowed_count <= 100:  # selective: exact path, identical to brute force
             assert [key for key, _ in got] == expected_ids
             assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-5)
-        else:
-            assert len({key for key, _ in got} & set(expected_ids)) >= 9
+        overlap += len({key for key, _ in got} & set(expected_ids))
+    assert overlap / (20 * min(10, allowed_count)) >= 0.95  # HNSW path: recall@10
 
 
 def test_selective_callable_filter_falls_back_to_exact(filled) -> None:
@@ -136,7 +137,7 @@ def test_selective_callable_filter_falls_back_to_exact(filled) -> None:
 
 
 def test_broad_callable_filter_returns_full_pages(filled) -> None:
-    index, ids, vectors = filled
+    index, _, vectors = filled
     got = index.search(vectors[0], 25, allowed=lambda image_id: image_id % 2 == 0)
     assert len(got) == 25 and all(key % 2 == 0 for key, _ in got)
 
@@ -214,7 +215,7 @@ def test_raw_usearch_file_or_other_dimension_is_rejected(tmp_path: Path) -> None
 
 
 def test_rebuild_replaces_everything(filled) -> None:
-    index, ids, vectors = filled
+    index, _, vectors = filled
     new_ids = np.array([100_001, 100_002, 100_003])
     index.rebuild(new_ids, vectors[:3])
     assert len(index) == 3
