@@ -160,6 +160,8 @@ def test_unknown_model_name_and_missing_config(tmp_path: Path) -> None:
     missing = Embedder(str(tmp_path / "nope.json"), str(tmp_path / "nope.pt"))
     with pytest.raises(ModelUnavailable, match=r"model config file .*nope\.json does not exist"):
         missing.load()
+    with pytest.raises(ModelUnavailable, match="does not take"):
+        Embedder("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", "").load()
     broken = tmp_path / "broken.json"
     broken.write_text('{"embed_dim": 4')
     with pytest.raises(ModelUnavailable, match="not readable JSON"):
@@ -245,7 +247,7 @@ def test_parallel_callers_get_the_same_answers(embedder: Embedder) -> None:
 
     def work() -> None:
         try:
-            for _ in range(3):
+            for _ in range(2):
                 batch = torch.stack([embedder.preprocess(image) for image in images])
                 results.append(embedder.embed_preprocessed(batch))
                 embedder.unload_if_idle(now=time.monotonic() + 1e6)  # races with embedding
@@ -257,7 +259,7 @@ def test_parallel_callers_get_the_same_answers(embedder: Embedder) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert not errors and len(results) == 12
+    assert not errors and len(results) == 8
     for result in results:
         np.testing.assert_allclose(result, expected, atol=1e-5)
 
