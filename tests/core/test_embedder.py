@@ -273,10 +273,13 @@ def test_auto_device_on_this_machine() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_uses_fp16_and_frees_memory(tiny_clip) -> None:
     embedder = Embedder(str(tiny_clip[0]), str(tiny_clip[1]), device="auto")
+    gc.collect()
+    baseline = torch.cuda.memory_allocated()
     vectors = embedder.embed_images(_images())
     assert embedder.device == "cuda" and embedder.precision == "fp16"
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
-    assert torch.cuda.memory_allocated() > 0
+    assert torch.cuda.memory_allocated() > baseline
     embedder.unload()
-    assert torch.cuda.memory_allocated() == 0
+    # Weights and cuBLAS workspaces are back; allow 2 MiB for the small cuBLASLt workspace.
+    assert torch.cuda.memory_allocated() <= baseline + (2 << 20)
