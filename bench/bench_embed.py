@@ -149,6 +149,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "none"
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}  {platform.node()}  nproc={os.cpu_count()}")
+    print(f"# load average {os.getloadavg()[0]:.2f} (other work on the box skews the numbers)")
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, ")
     print(f"# open_clip {open_clip.__version__}, device={device} ({gpu}), {precision}")
     print(f"# torch threads={threads}, batch={args.batch}, {args.seconds:.0f} s per measurement")

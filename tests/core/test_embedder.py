@@ -58,6 +58,7 @@ def _images() -> list[Image.Image]:
 def test_embeds_images_as_unit_vectors(embedder: Embedder) -> None:
     assert embedder.state is ModelState.UNLOADED
     assert embedder.dim == TINY_CLIP_DIM  # known from the config, before loading
+    assert embedder.input_size == 32
     vectors = embedder.embed_images(_images())
     assert embedder.state is ModelState.READY and embedder.error is None
     assert vectors.shape == (3, TINY_CLIP_DIM) and vectors.dtype == np.float32
@@ -179,7 +180,7 @@ def test_hub_weights_offline_fail_fast_without_network(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     embedder = Embedder("ViT-B-32", "laion2b_s34b_b79k", cache_dir=tmp_path / "cache")
-    assert embedder.dim == 512
+    assert embedder.dim == 512 and embedder.input_size == 224
     started = time.monotonic()
     with pytest.raises(ModelUnavailable) as caught:
         embedder.embed_text(["x"])

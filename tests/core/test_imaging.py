@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,20 @@ def test_content_hash_is_blake2b_of_the_bytes(tmp_path: Path) -> None:
     assert imaging.content_hash(path) != hashlib.blake2b(data, digest_size=32).hexdigest()
     with pytest.raises(ImageError, match="cannot read"):
         imaging.content_hash(tmp_path / "missing.png")
+
+
+def test_embedding_source_prefers_a_fresh_large_enough_invokeai_thumbnail(tmp_path: Path) -> None:
+    square = _save(tmp_path / "square.png", _halves((1024, 1024)))
+    wide = _save(tmp_path / "wide.png", _halves((1536, 640)))
+    assert imaging.embedding_source(square, 224) == square  # no thumbnail yet
+    (tmp_path / "thumbnails").mkdir()
+    for image_path in (square, wide):
+        with Image.open(image_path) as image:
+            thumb = imaging.make_thumbnail(image.convert("RGB"), size=256)
+        (tmp_path / "thumbnails" / f"{image_path.stem}.webp").write_bytes(thumb)
+    assert imaging.embedding_source(square, 224) == tmp_path / "thumbnails" / "square.webp"
+    assert imaging.embedding_source(square, 300) == square  # 256 px is too small for 300
+    assert imaging.embedding_source(wide, 224) == wide  # 256x106: too short for CLIP
+    stale = tmp_path / "thumbnails" / "square.webp"
+    os.utime(stale, (0, 0))  # older than the image: from a previous file of that name
+    assert imaging.embedding_source(square, 224) == square
