@@ -226,14 +226,18 @@ class VectorIndex:
         return self._exact(vector, k, candidates)
 
     def _exact(self, vector: np.ndarray, k: int, candidates: list[int]) -> list[tuple[int, float]]:
-        present = [i for i in candidates if self._index.contains(i)]
-        if not present:
+        keys = np.asarray(candidates, dtype=np.uint64)
+        if len(keys):
+            keys = keys[np.asarray(self._index.contains(keys), dtype=bool)]
+        if not len(keys):
             return []
-        keys = np.asarray(present, dtype=np.uint64)
-        stored = np.asarray(self._index.get(keys, dtype="f32"), dtype=np.float32)
+        # Fetch in the stored f16 and widen here: usearch's own f32 conversion is ~15x slower.
+        rows = self._index.get(keys)
+        stored = np.vstack(rows).astype(np.float32) if isinstance(rows, tuple) else rows
+        stored = np.asarray(stored, dtype=np.float32).reshape(len(keys), self.dim)
         norms = np.linalg.norm(stored, axis=1)
         scores = (stored @ vector) / np.where(norms == 0, 1.0, norms)
-        top = min(k, len(present))
+        top = min(k, len(keys))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(int(keys[i]), float(scores[i])) for i in best]
