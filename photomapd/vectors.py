@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from usearch.index import Index
@@ -232,9 +233,9 @@ class VectorIndex:
         if not len(keys):
             return []
         # Fetch in the stored f16 and widen here: usearch's own f32 conversion is ~15x slower.
-        rows = self._index.get(keys)
-        stored = np.vstack(rows).astype(np.float32) if isinstance(rows, tuple) else rows
-        stored = np.asarray(stored, dtype=np.float32).reshape(len(keys), self.dim)
+        rows: Any = self._index.get(keys)  # a tuple of rows (all present: checked above)
+        stored = np.asarray(np.vstack(rows) if isinstance(rows, tuple) else rows)
+        stored = stored.astype(np.float32).reshape(len(keys), self.dim)
         norms = np.linalg.norm(stored, axis=1)
         scores = (stored @ vector) / np.where(norms == 0, 1.0, norms)
         top = min(k, len(keys))
