@@ -23,8 +23,12 @@ async def _open_without_server(daemon: Daemon) -> None:
     daemon.config.ensure_dirs()
     await daemon.store.open()
     await daemon.vectors.sync(daemon.store)
-    daemon.watcher = FolderWatcher(asyncio.get_running_loop(), daemon.pipeline.submit, force_polling=True)
-    daemon.albums = AlbumService(daemon.config, daemon.store, daemon.pipeline, daemon.watcher, daemon.events)
+    daemon.watcher = FolderWatcher(
+        asyncio.get_running_loop(), daemon.pipeline.submit, force_polling=True
+    )
+    daemon.albums = AlbumService(
+        daemon.config, daemon.store, daemon.pipeline, daemon.watcher, daemon.events
+    )
     daemon.pipeline.start()
 
 
@@ -53,11 +57,15 @@ async def index_folder_once(daemon: Daemon, folder: Path, key: str | None) -> in
         _progress_bar(daemon.pipeline.counters.done, total, started)
         print(file=sys.stderr)
         failed = daemon.pipeline.counters.failed
-        print(f"indexed {daemon.pipeline.counters.done - failed} images into album {album.key!r}"
-              f" ({failed} failed; `photomapd status` or the UI lists why)")
+        print(
+            f"indexed {daemon.pipeline.counters.done - failed} images into album {album.key!r}"
+            f" ({failed} failed; `photomapd status` or the UI lists why)"
+        )
         if daemon.embedder.state == "unavailable":
-            print(f"model unavailable: {daemon.embedder.error}; images are browsable and will be "
-                  "embedded once the model loads")
+            print(
+                f"model unavailable: {daemon.embedder.error}; images are browsable and will be "
+                "embedded once the model loads"
+            )
         return 0
     finally:
         await daemon.stop()
@@ -72,19 +80,26 @@ def _progress_bar(done: int, total: int, started: float) -> None:
     sys.stderr.flush()
 
 
-async def search_offline(config: Config, text: str, negative: str, album: str | None,
-                         limit: int) -> list[dict[str, Any]]:
+async def search_offline(
+    config: Config, text: str, negative: str, album: str | None, limit: int
+) -> list[dict[str, Any]]:
     daemon = Daemon(config)
     config.ensure_dirs()
     await daemon.store.open()
     try:
         await daemon.vectors.sync(daemon.store)
         try:
-            hits = await daemon.searcher.search(SearchQuery(text, negative, album=album, limit=limit))
+            hits = await daemon.searcher.search(
+                SearchQuery(text, negative, album=album, limit=limit)
+            )
         except SearchUnavailable as error:
             raise RuntimeError(str(error)) from error
         rows = await daemon.store.get_images([hit.image_id for hit in hits])
-        return [{"image": image_json(rows[h.image_id]), "score": h.score} for h in hits if h.image_id in rows]
+        return [
+            {"image": image_json(rows[h.image_id]), "score": h.score}
+            for h in hits
+            if h.image_id in rows
+        ]
     finally:
         daemon.pipeline.io_pool.shutdown(wait=False)
         daemon.pipeline.model_pool.shutdown(wait=False)

@@ -53,12 +53,15 @@ def default_metadata_reader() -> MetadataReader:
     def read(path: Path) -> tuple[str | None, str | None, int | None]:
         try:
             result = metadata.read_metadata(path)
-        except Exception as error:  # the parser promises not to raise; a bug must not lose the image
+        except (
+            Exception
+        ) as error:  # the parser promises not to raise; a bug must not lose the image
             log.warning("metadata parser failed on %s: %s", path, error)
             return None, None, None
         summary = json.dumps(result.summary, ensure_ascii=False, default=str)
-        raw = json.dumps({"chunks": result.raw, "warnings": result.warnings},
-                         ensure_ascii=False, default=str)
+        raw = json.dumps(
+            {"chunks": result.raw, "warnings": result.warnings}, ensure_ascii=False, default=str
+        )
         return summary, raw, int(metadata.PARSER_VERSION)
 
     return read
@@ -82,10 +85,19 @@ def prepare_file(
     metadata_json, raw_json, parser_version = read_metadata(path)
     tensor = preprocess(image) if preprocess is not None else None
     return PreparedImage(
-        album=album, path=path, size=stat.st_size, mtime=stat.st_mtime,
-        content_hash=content_hash, width=original_width, height=original_height,
-        thumbnail=thumbnail, metadata_json=metadata_json, raw_metadata_json=raw_json,
-        parser_version=parser_version, image=image, tensor=tensor,
+        album=album,
+        path=path,
+        size=stat.st_size,
+        mtime=stat.st_mtime,
+        content_hash=content_hash,
+        width=original_width,
+        height=original_height,
+        thumbnail=thumbnail,
+        metadata_json=metadata_json,
+        raw_metadata_json=raw_json,
+        parser_version=parser_version,
+        image=image,
+        tensor=tensor,
     )
 
 

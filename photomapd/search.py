@@ -83,7 +83,9 @@ class Searcher:
         vector = await self.query_vector(query)
         return await self.nearest(vector, query.album, query.limit + query.offset, query.offset)
 
-    async def similar(self, image_id: int, album: str | None, limit: int, offset: int = 0) -> list[SearchHit]:
+    async def similar(
+        self, image_id: int, album: str | None, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
         vector = await self.store.embedding(image_id, self.pipeline.embedder.model_id)
         if vector is None:
             if self.pipeline.embedder.state == ModelState.UNAVAILABLE:
@@ -93,7 +95,9 @@ class Searcher:
         hits = [hit for hit in hits if hit.image_id != image_id]
         return hits[offset : offset + limit]
 
-    async def nearest(self, vector: np.ndarray, album: str | None, k: int, offset: int) -> list[SearchHit]:
+    async def nearest(
+        self, vector: np.ndarray, album: str | None, k: int, offset: int
+    ) -> list[SearchHit]:
         allowed = await self.store.ids_in_album(album) if album else None
         found = await asyncio.to_thread(self.vectors.search, vector, k, allowed)
         return [SearchHit(image_id, score) for image_id, score in found[offset:]]

@@ -24,11 +24,13 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     events = request.app[keys.EVENTS]
     kinds_param = request.query.get("kinds")
     kinds = frozenset(kinds_param.split(",")) if kinds_param else None
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-cache",
-        "X-Accel-Buffering": "no",
-    })
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
     await response.prepare(request)
     daemon = request.app[keys.DAEMON]
     # The current state first, so a (re)connecting page never shows stale progress.
@@ -43,7 +45,9 @@ async def get_events(request: web.Request) -> web.StreamResponse:
                 await response.write(b": heartbeat\n\n")
                 continue
             payload = json.dumps(event.data, default=str)
-            await response.write(f"id: {event.sequence}\nevent: {event.kind}\ndata: {payload}\n\n".encode())
+            await response.write(
+                f"id: {event.sequence}\nevent: {event.kind}\ndata: {payload}\n\n".encode()
+            )
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
