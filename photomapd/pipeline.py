@@ -240,10 +240,9 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         while True:
             pending = await self.ready.get()
-            await self.unpaused.wait()
             self.in_flight += 1
             try:
-                preprocess = self.embedder.preprocess
+                await self.unpaused.wait()
                 prepared = await loop.run_in_executor(
                     self.io_pool,
                     prepare_file,
@@ -251,18 +250,16 @@ class Pipeline:
                     pending.path,
                     self.thumbnails_dir,
                     self.read_metadata,
-                    preprocess,
+                    self.embedder.preprocess,
                 )
+                await self.prepared.put(prepared)
             except (imaging.ImageError, OSError) as error:
                 await self._decode_failed(pending, error)
-                continue
             except Exception as error:  # a bug in one file's handling must not stop the worker
                 log.exception("unexpected failure preparing %s", pending.path)
                 await self._decode_failed(pending, error)
-                continue
             finally:
                 self.in_flight -= 1
-            await self.prepared.put(prepared)
 
     async def _decode_failed(self, pending: PendingFile, error: Exception) -> None:
         try:
@@ -292,17 +289,18 @@ class Pipeline:
     async def _embed_loop(self) -> None:
         while True:
             batch = [await self.prepared.get()]
-            deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-            while len(batch) < self.batch_size:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
-                except TimeoutError:
-                    break
-            self.in_flight += len(batch)
+            self.in_flight += 1  # counted at once, so "queued" never dips to 0 mid-flight
             try:
+                deadline = time.monotonic() + BATCH_WINDOW_SECONDS
+                while len(batch) < self.batch_size:
+                    timeout = deadline - time.monotonic()
+                    if timeout <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
+                    except TimeoutError:
+                        break
+                    self.in_flight += 1
                 vectors = await self._embed_batch(batch)
                 await self._write_batch(batch, vectors)
             except Exception:

@@ -37,14 +37,31 @@ def _status(port: int) -> dict | None:
 
 def _start(data_dir: Path, folder: Path, port: int, tiny_clip) -> subprocess.Popen:
     config_path, checkpoint = tiny_clip
-    environment = {**os.environ, "PHOTOMAPD_MODEL_NAME": str(config_path),
-                   "PHOTOMAPD_MODEL_PRETRAINED": str(checkpoint), "PHOTOMAPD_MODEL_DEVICE": "cpu",
-                   "PYTHONPATH": str(REPO)}
+    environment = {
+        **os.environ,
+        "PHOTOMAPD_MODEL_NAME": str(config_path),
+        "PHOTOMAPD_MODEL_PRETRAINED": str(checkpoint),
+        "PHOTOMAPD_MODEL_DEVICE": "cpu",
+        "PYTHONPATH": str(REPO),
+    }
     with open(data_dir.parent / f"daemon-{port}-{time.monotonic_ns()}.log", "wb") as log:
         return subprocess.Popen(  # the child keeps its own copy of the log descriptor
-            [sys.executable, "-m", "photomapd", "--data-dir", str(data_dir), "run", "--headless",
-             "--port", str(port), str(folder)],
-            env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "photomapd",
+                "--data-dir",
+                str(data_dir),
+                "run",
+                "--headless",
+                "--port",
+                str(port),
+                str(folder),
+            ],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
 
 
@@ -80,8 +97,12 @@ def test_kill_9_mid_batch_then_restart_indexes_every_image_exactly_once(tmp_path
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             status = _status(port)
-            if (status and status["total_images"] == 150 and status["indexing"]["queued"] == 0
-                    and status["indexing"]["embeddings_owed"] == 0):
+            if (
+                status
+                and status["total_images"] == 150
+                and status["indexing"]["queued"] == 0
+                and status["indexing"]["embeddings_owed"] == 0
+            ):
                 break
             time.sleep(0.2)
         assert status and status["total_images"] == 150, status
@@ -130,7 +151,9 @@ async def test_deleted_or_corrupt_vector_file_is_rebuilt(tmp_path: Path, make_co
         await restarted.daemon.stop()
 
 
-async def test_model_unavailable_keeps_serving_then_catches_up(tmp_path: Path, make_config, start_daemon, tiny_clip):
+async def test_model_unavailable_keeps_serving_then_catches_up(
+    tmp_path: Path, make_config, start_daemon, tiny_clip
+):
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "a.png").write_bytes(png_bytes((10, 20, 30)))
