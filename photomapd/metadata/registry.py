@@ -55,5 +55,7 @@ def parse_source(source: Source) -> dict[str, Any]:
             source.warn(f"{name} parser failed on this file ({type(error).__name__}: {error})")
             continue
         if summary is not None:
+            if summary["generator"] is not None:
+                summary["generator"] = str(summary["generator"])  # plain str, not the enum
             return summary
     return empty_summary()
