@@ -25,7 +25,9 @@ class Graph:
     def __init__(self, nodes: dict[str, Any]) -> None:
         self.nodes = nodes
 
-    def inputs(self, node_id: str) -> dict[str, Any]:
+    def inputs(self, node_id: str | None) -> dict[str, Any]:
+        if node_id is None:
+            return {}
         return as_dict(as_dict(self.nodes.get(node_id)).get("inputs"))
 
     def class_type(self, node_id: str) -> str:
@@ -71,7 +73,8 @@ class Graph:
     def main_sampler(self, samplers: list[str]) -> str | None:
         sampler_set = set(samplers)
         base = [s for s in samplers if not self._upstream_samplers(s, sampler_set)]
-        return (base or samplers or [None])[0]
+        ordered = base or samplers
+        return ordered[0] if ordered else None
 
     def find(
         self, start: Any, keys: tuple[str, ...], skip_latent: bool = True, depth: int = 0
@@ -171,7 +174,9 @@ class Graph:
         summary["cfg_scale"] = as_number(self.value(sampler, ("cfg",)))
         summary["sampler"] = as_str(self.value(sampler, ("sampler_name",)))
         summary["scheduler"] = as_str(self.value(sampler, ("scheduler",)))
-        summary["guidance"] = as_number(self.find(self.inputs(sampler).get("positive"), ("guidance",)))
+        summary["guidance"] = as_number(
+            self.find(self.inputs(sampler).get("positive"), ("guidance",))
+        )
         summary["strength"] = _denoise(self.inputs(sampler).get("denoise"))
         summary["width"], summary["height"] = self.size(sampler)
         summary["generation_mode"] = "img2img" if self._is_img2img(sampler) else "txt2img"

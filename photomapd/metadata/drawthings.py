@@ -74,7 +74,10 @@ def _loras(value: Any) -> list[dict[str, Any]] | None:
     if not isinstance(value, list):
         return None
     return [
-        {"name": as_str(as_dict(lora).get("file")), "weight": as_number(as_dict(lora).get("weight"))}
+        {
+            "name": as_str(as_dict(lora).get("file")),
+            "weight": as_number(as_dict(lora).get("weight")),
+        }
         for lora in value
         if as_str(as_dict(lora).get("file"))
     ]

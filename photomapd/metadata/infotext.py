@@ -79,11 +79,11 @@ def _read_value(line: str, position: int) -> tuple[str, int]:
         except ValueError:
             return quoted.strip('"'), end
     if position < len(line) and line[position] in "{[":
-        end = _scan_brackets(line, position)
-        if end is not None:
-            return line[position:end], end
-    end = line.find(",", position)
-    end = len(line) if end == -1 else end
+        closing = _scan_brackets(line, position)
+        if closing is not None:
+            return line[position:closing], closing
+    comma = line.find(",", position)
+    end = len(line) if comma == -1 else comma
     return line[position:end].strip(), end
 
 

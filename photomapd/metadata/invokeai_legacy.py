@@ -94,8 +94,11 @@ def _prompt_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     parts = [as_dict(part) for part in as_list(value)]
-    texts = [(as_str(part.get("prompt")), as_number(part.get("weight"))) for part in parts]
-    texts = [(text, weight) for text, weight in texts if text is not None]
+    texts = [
+        (text, as_number(part.get("weight")))
+        for part in parts
+        if (text := as_str(part.get("prompt"))) is not None
+    ]
     if not texts:
         return None
     if len(texts) == 1:
@@ -120,15 +123,16 @@ def parse_dream(dream: str) -> dict[str, Any]:
         index += 1
         if not token.startswith("-") or _is_number(token):
             continue
-        flag = token.lstrip("-")
-        if flag in _LONG_FLAGS or not flag:
+        option = token.lstrip("-")
+        value: str | None
+        if option in _LONG_FLAGS or not option:
             value = tokens[index] if index < len(tokens) else None
-            name = flag
+            name = option
         else:
-            name, value = flag[0], flag[1:] or None
+            name, value = option[0], option[1:] or None
             if value is None and index < len(tokens) and not _is_flag(tokens[index]):
                 value = tokens[index]
-        if value is not None and not _is_flag(value) and (flag in _LONG_FLAGS or value != ""):
+        if value is not None and not _is_flag(value):
             _set_dream_value(values, name, value)
     return values
 

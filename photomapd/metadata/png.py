@@ -107,6 +107,7 @@ def _read_text(kind: bytes, data: bytes, source: Source) -> None:
         source.warn(f"{kind.decode()} chunk without a keyword; ignored")
         return
     keyword = keyword_bytes.decode("latin-1")[:79]
+    text: str | None
     if kind == b"tEXt":
         text = _decode_latin_or_utf8(rest)
     elif kind == b"zTXt":

@@ -25,7 +25,9 @@ def read_metadata(path: Path | str) -> ImageMetadata:
             return read_stream(stream)
     except OSError as error:
         reason = error.strerror or str(error)
-        return ImageMetadata(warnings=[f"cannot read {path}: {reason}; check it exists and is readable"])
+        return ImageMetadata(
+            warnings=[f"cannot read {path}: {reason}; check it exists and is readable"]
+        )
 
 
 def parse_bytes(data: bytes) -> ImageMetadata:
@@ -37,7 +39,7 @@ def read_stream(stream: BinaryIO) -> ImageMetadata:
     source = Source()
     try:
         _read_container(stream, source)
-    except Exception as error:  # noqa: BLE001 - a hostile file yields warnings, not a crash
+    except Exception as error:
         logger.debug("container read failed", exc_info=True)
         source.warn(f"file could not be read completely ({type(error).__name__}: {error})")
     summary = parse_source(source)

@@ -16,9 +16,39 @@ from photomapd.metadata.values import as_bool, as_float, as_int, as_str
 
 # DenoiseLatentsInvocation.scheduler in the 6.14.2 OpenAPI schema.
 INVOKEAI_SCHEDULERS = frozenset(
-    "ddim ddpm deis deis_k lms lms_k pndm heun heun_k euler euler_k euler_a kdpm_2 kdpm_2_k "
-    "kdpm_2_a kdpm_2_a_k dpmpp_2s dpmpp_2s_k dpmpp_2m dpmpp_2m_k dpmpp_2m_sde dpmpp_2m_sde_k "
-    "dpmpp_3m dpmpp_3m_k dpmpp_sde dpmpp_sde_k er_sde unipc unipc_k lcm tcd".split()
+    {
+        "ddim",
+        "ddpm",
+        "deis",
+        "deis_k",
+        "lms",
+        "lms_k",
+        "pndm",
+        "heun",
+        "heun_k",
+        "euler",
+        "euler_k",
+        "euler_a",
+        "kdpm_2",
+        "kdpm_2_k",
+        "kdpm_2_a",
+        "kdpm_2_a_k",
+        "dpmpp_2s",
+        "dpmpp_2s_k",
+        "dpmpp_2m",
+        "dpmpp_2m_k",
+        "dpmpp_2m_sde",
+        "dpmpp_2m_sde_k",
+        "dpmpp_3m",
+        "dpmpp_3m_k",
+        "dpmpp_sde",
+        "dpmpp_sde_k",
+        "er_sde",
+        "unipc",
+        "unipc_k",
+        "lcm",
+        "tcd",
+    }
 )
 CONTROL_MODES = {"balanced", "more_prompt", "more_control"}
 IP_METHODS = {"full", "style", "composition"}

@@ -50,7 +50,7 @@ def parse_source(source: Source) -> dict[str, Any]:
     for name, parser in PARSERS:
         try:
             summary = parser(source)
-        except Exception as error:  # noqa: BLE001 - one broken parser must not hide the rest
+        except Exception as error:
             logger.debug("metadata parser %s failed", name, exc_info=True)
             source.warn(f"{name} parser failed on this file ({type(error).__name__}: {error})")
             continue

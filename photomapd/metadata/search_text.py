@@ -21,8 +21,10 @@ _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 
 def search_fields(summary: dict[str, Any]) -> dict[str, str]:
     """One string per FTS column; empty strings for what the image does not have."""
-    model = summary.get("model") if isinstance(summary.get("model"), dict) else {}
-    loras = summary.get("loras") if isinstance(summary.get("loras"), list) else []
+    model = summary.get("model")
+    model = model if isinstance(model, dict) else {}
+    loras = summary.get("loras")
+    loras = loras if isinstance(loras, list) else []
     generator = summary.get("generator") or ""
     return {
         "prompt": _text(summary.get("positive_prompt")),

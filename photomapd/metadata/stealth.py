@@ -28,11 +28,10 @@ def read_stealth(stream: BinaryIO, source: Source) -> str | None:
         return None
     try:
         stream.seek(0)
-        with Image.open(stream) as image:
-            if "A" not in image.getbands():
-                image = image.convert("RGBA")
+        with Image.open(stream) as opened:
+            image = opened if "A" in opened.getbands() else opened.convert("RGBA")
             alpha = np.asarray(image.getchannel("A"))
-    except Exception as error:  # noqa: BLE001 - any decoder failure only means "no stealth data"
+    except Exception as error:
         source.warn(f"could not decode pixels to look for stealth metadata: {error}")
         return None
     bits = (alpha.T & 1).ravel()
@@ -48,9 +47,10 @@ def read_stealth(stream: BinaryIO, source: Source) -> str | None:
         return None
     payload = np.packbits(payload_bits).tobytes()
     if SIGNATURES[signature]:
-        payload = _gunzip(payload, source, signature)
-        if payload is None:
+        inflated = _gunzip(payload, source, signature)
+        if inflated is None:
             return None
+        payload = inflated
     source.stealth_signature = signature
     return payload.decode("utf-8", errors="replace")
 

@@ -54,9 +54,7 @@ def _expected_files() -> list[Path]:
     corpus = find_corpus()
     if corpus is None:
         return []
-    return sorted(
-        path for path in corpus.glob("*/*.expected.json") if path.parent.name != "broken"
-    )
+    return sorted(path for path in corpus.glob("*/*.expected.json") if path.parent.name != "broken")
 
 
 def _id(path: Path) -> str:
