@@ -45,11 +45,25 @@ def _idat(seed: int) -> bytes:
     rows = np.concatenate([np.zeros((SIZE, 1), np.uint8), pixels.reshape(SIZE, -1)], axis=1)
     compressed = zlib.compress(rows.tobytes(), 1)
     step = 65536  # Pillow writes IDAT in 64 KB chunks
-    return b"".join(_chunk(b"IDAT", compressed[i : i + step]) for i in range(0, len(compressed), step))
+    return b"".join(
+        _chunk(b"IDAT", compressed[i : i + step]) for i in range(0, len(compressed), step)
+    )
 
 
 def _metadata(index: int, rng: random.Random) -> dict:
-    words = "cat fox castle neon forest portrait oil painting cinematic dusk snow".split()
+    words = [
+        "cat",
+        "fox",
+        "castle",
+        "neon",
+        "forest",
+        "portrait",
+        "oil",
+        "painting",
+        "cinematic",
+        "dusk",
+        "snow",
+    ]
     prompt = ", ".join(rng.choice(words) for _ in range(rng.randint(8, 60)))
     model = {"key": f"k-{index % 7}", "hash": "blake3:" + "ab" * 32, "name": f"Model {index % 7}",
              "base": "sdxl", "type": "main"}  # fmt: skip
@@ -70,7 +84,9 @@ def write_corpus(folder: Path, count: int) -> int:
     total = 0
     for index in range(count):
         metadata = json.dumps(_metadata(index, rng), separators=(",", ":"))
-        graph = json.dumps({"id": "graph", "nodes": {f"node{i}": {"v": "z" * 50} for i in range(90)}})
+        graph = json.dumps(
+            {"id": "graph", "nodes": {f"node{i}": {"v": "z" * 50} for i in range(90)}}
+        )
         text = _chunk(b"tEXt", b"invokeai_metadata\0" + metadata.encode())
         if index % 10 == 0:
             text += _chunk(b"tEXt", b"invokeai_workflow\0" + workflow.encode())
@@ -81,13 +97,15 @@ def write_corpus(folder: Path, count: int) -> int:
     return total
 
 
-def _rate(label: str, paths: list[Path], action) -> float:  # noqa: ANN001
+def _rate(label: str, paths: list[Path], action) -> float:
     start = time.perf_counter()
     for path in paths:
         action(path)
     elapsed = time.perf_counter() - start
     per_file_ms = elapsed / len(paths) * 1000
-    print(f"{label:<46} {len(paths):>5} files  {len(paths) / elapsed:>9.0f} files/s  {per_file_ms:7.3f} ms/file")
+    print(
+        f"{label:<46} {len(paths):>5} files  {len(paths) / elapsed:>9.0f} files/s  {per_file_ms:7.3f} ms/file"
+    )
     return len(paths) / elapsed
 
 
@@ -125,7 +143,9 @@ def main() -> None:
             path.read_bytes()
         header = _rate("photomapd read_metadata (header-only)", paths, read_metadata)
         info = _rate("Pillow open + info (header)", paths, _pillow_info)
-        decode = _rate("Pillow open + load (full decode)", paths[: args.decode_sample], _pillow_decode)
+        decode = _rate(
+            "Pillow open + load (full decode)", paths[: args.decode_sample], _pillow_decode
+        )
         print(f"read_metadata vs full decode: {header / decode:.0f}x faster; "
               f"vs Pillow header read: {header / info:.2f}x")  # fmt: skip
 
