@@ -17,6 +17,11 @@ _SEED_INPUTS = ("seed", "noise_seed")
 MAX_VISITS = 2000
 
 
+def _widen(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys plus the output names of primitive/string nodes, without duplicates."""
+    return tuple(dict.fromkeys((*keys, "value", "string", "text", "int")))
+
+
 def _natural_key(node_id: str) -> tuple[int, int | str]:
     return (0, int(node_id)) if node_id.isdigit() else (1, node_id)
 
@@ -77,28 +82,33 @@ class Graph:
         return ordered[0] if ordered else None
 
     def find(
-        self, start: Any, keys: tuple[str, ...], skip_latent: bool = True, depth: int = 0
+        self,
+        start: Any,
+        keys: tuple[str, ...],
+        skip_latent: bool = True,
+        visited: set[tuple[str, tuple[str, ...]]] | None = None,
     ) -> Any:
-        """Breadth-first search upstream from a link for the first scalar input named in `keys`."""
+        """Breadth-first search upstream from a link for the first scalar input named in `keys`.
+
+        A key whose value is itself a link (a text input fed by a string primitive) is
+        resolved through that node. `visited` is shared by those nested searches so that a
+        cyclic or hostile graph costs at most one visit per (node, keys) pair.
+        """
         first = self.link(start)
-        if first is None or depth > 8:
-            return None
-        seen: set[str] = set()
-        queue = deque([first])
-        while queue and len(seen) < MAX_VISITS:
+        visited = set() if visited is None else visited
+        queue = deque([first] if first is not None else [])
+        while queue and len(visited) < MAX_VISITS:
             node_id = queue.popleft()
-            if node_id in seen:
+            if (node_id, keys) in visited:
                 continue
-            seen.add(node_id)
+            visited.add((node_id, keys))
             inputs = self.inputs(node_id)
             for key in keys:
                 value = inputs.get(key)
                 if isinstance(value, str | int | float) and not isinstance(value, bool):
                     return value
-                linked = self.link(value)
-                if linked:
-                    widened = (*keys, "value", "string", "text", "int")
-                    resolved = self.find(value, widened, skip_latent, depth + 1)
+                if self.link(value):
+                    resolved = self.find(value, _widen(keys), skip_latent, visited)
                     if resolved is not None:
                         return resolved
             for key, value in inputs.items():
@@ -121,14 +131,18 @@ class Graph:
                     return found
         return None
 
-    def prompt(self, node_id: str, which: str) -> str | None:
+    def conditioning(self, node_id: str, which: str) -> Any:
+        """The link feeding a sampler's positive/negative input (or its guider's)."""
         start = self.inputs(node_id).get(which)
         if start is None:  # SamplerCustomAdvanced: the guider holds the conditioning
             guider = self.link(self.inputs(node_id).get("guider"))
-            start = self.inputs(guider).get(which) or self.inputs(guider).get("conditioning")
-            if guider is None or start is None:
-                return None
-        return as_str(self.find(start, _TEXT_INPUTS))
+            start = self.inputs(guider).get(which)
+            if start is None and which == "positive":  # BasicGuider: one conditioning
+                start = self.inputs(guider).get("conditioning")
+        return start
+
+    def prompt(self, node_id: str, which: str) -> str | None:
+        return as_str(self.find(self.conditioning(node_id, which), _TEXT_INPUTS))
 
     def model_and_loras(self, node_id: str) -> tuple[str | None, list[dict[str, Any]] | None]:
         loras: list[dict[str, Any]] = []
@@ -175,7 +189,7 @@ class Graph:
         summary["sampler"] = as_str(self.value(sampler, ("sampler_name",)))
         summary["scheduler"] = as_str(self.value(sampler, ("scheduler",)))
         summary["guidance"] = as_number(
-            self.find(self.inputs(sampler).get("positive"), ("guidance",))
+            self.find(self.conditioning(sampler, "positive"), ("guidance",))
         )
         summary["strength"] = _denoise(self.inputs(sampler).get("denoise"))
         summary["width"], summary["height"] = self.size(sampler)

@@ -36,7 +36,7 @@ _DREAM_FLAGS = {
 }
 _LONG_FLAGS = {"cf", "ft", "tm", "seamless", "hires_fix", "model", "steps", "seed", "sampler"}
 _QUOTED_PROMPT = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"(.*)$', re.DOTALL)
-_FIRST_FLAG = re.compile(r"\s-{1,2}[A-Za-z]")
+_FIRST_FLAG = re.compile(r"(?:^|\s)-{1,2}[A-Za-z]")
 
 
 def parse(source: Source) -> dict[str, Any]:

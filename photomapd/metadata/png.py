@@ -124,6 +124,8 @@ def _read_text(kind: bytes, data: bytes, source: Source) -> None:
         return
     source.text[keyword] = text
     source.text_kinds[keyword] = kind.decode()
+    if keyword == "XML:com.adobe.xmp" and source.xmp is None:
+        source.xmp = text
 
 
 def _read_itxt(rest: bytes, keyword: str, source: Source) -> str | None:

@@ -65,7 +65,7 @@ class Source:
             raw[name] = _decoded(value)
         for tag, value in self.exif.items():
             raw[f"EXIF:{tag}"] = _decoded(value)
-        if self.xmp is not None:
+        if self.xmp is not None and "XML:com.adobe.xmp" not in self.text:
             raw["XMP"] = self.xmp
         if self.jpeg_comment is not None:
             raw["JPEG:Comment"] = _decoded(self.jpeg_comment)

@@ -235,3 +235,35 @@ def test_absurdly_nested_json_is_kept_raw_without_recursion_errors() -> None:
     assert metadata.summary["generator"] == "invokeai"
     assert "invokeai_metadata is not a JSON object" in metadata.warnings[0]
     _check(metadata)
+
+
+NODE_IDS = [str(number) for number in range(8)]
+INPUT_NAMES = ["positive", "negative", "model", "latent_image", "text", "value", "seed",
+               "noise_seed", "steps", "cfg", "guider", "conditioning", "samples", "lora_name",
+               "ckpt_name", "width", "height", "guidance"]  # fmt: skip
+comfy_inputs = st.dictionaries(
+    st.sampled_from(INPUT_NAMES),
+    st.tuples(st.sampled_from(NODE_IDS), st.just(0)).map(list) | json_scalars,
+    max_size=8,
+)
+comfy_graphs = st.dictionaries(
+    st.sampled_from(NODE_IDS),
+    st.fixed_dictionaries(
+        {
+            "class_type": st.sampled_from(
+                ["KSampler", "SamplerCustomAdvanced", "CLIPTextEncode", "LoraLoader", "Any"]
+            ),
+            "inputs": comfy_inputs,
+        }
+    ),
+    min_size=1,
+)
+
+
+@given(comfy_graphs)
+@settings(max_examples=300, deadline=2000)
+def test_random_comfyui_graphs_terminate_quickly(graph: dict[str, Any]) -> None:
+    """Cycles, self-links and links to missing nodes: bounded work, no exception."""
+    metadata = parse_bytes(build_png({"prompt": json.dumps(graph).encode()}))
+    assert metadata.summary["generator"] == "comfyui"
+    _check(metadata)
