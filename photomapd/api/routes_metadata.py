@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,14 +27,14 @@ FILTER_PARAMS = ("prompt", "model", "lora", "generator", "seed", "since", "until
 REPARSE_DELAY_SECONDS = 2.0
 
 
-def _text(request: web.Request, name: str) -> str | None:
-    value = request.query.get(name, "").strip()
+def _text(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name, "").strip()
     return value[:1000] or None
 
 
-def _time(request: web.Request, name: str) -> float | None:
+def _time(params: Mapping[str, str], name: str) -> float | None:
     """Epoch seconds, or an ISO date / date-time (UTC when no zone is given)."""
-    raw = _text(request, name)
+    raw = _text(params, name)
     if raw is None:
         return None
     try:
@@ -53,35 +53,35 @@ def _time(request: web.Request, name: str) -> float | None:
     return moment.timestamp()
 
 
-def metadata_filter(request: web.Request) -> MetadataFilter:
-    """The metadata filters of a request; BadRequest says which value is wrong."""
-    seed_text = _text(request, "seed")
+def metadata_filter(params: Mapping[str, str]) -> MetadataFilter:
+    """The metadata filters in query or form fields; BadRequest says which value is wrong."""
+    seed_text = _text(params, "seed")
     try:
         seed = int(seed_text) if seed_text is not None else None
     except ValueError as error:
         raise BadRequest(
             "invalid_parameter", f"seed must be an integer, got {seed_text!r}"
         ) from error
-    reference_text = _text(request, "has_reference")
+    reference_text = _text(params, "has_reference")
     has_reference = None
     if reference_text is not None:
         if reference_text.lower() not in ("true", "false", "1", "0"):
             raise BadRequest("invalid_parameter", "has_reference must be true or false")
         has_reference = reference_text.lower() in ("true", "1")
     return MetadataFilter(
-        prompt=_text(request, "prompt") or "",
-        model=_text(request, "model"),
-        lora=_text(request, "lora"),
-        generator=_text(request, "generator"),
+        prompt=_text(params, "prompt") or "",
+        model=_text(params, "model"),
+        lora=_text(params, "lora"),
+        generator=_text(params, "generator"),
         seed=seed,
-        since=_time(request, "since"),
-        until=_time(request, "until"),
+        since=_time(params, "since"),
+        until=_time(params, "until"),
         has_reference=has_reference,
     )
 
 
-def has_metadata_filter(request: web.Request) -> bool:
-    return any(request.query.get(name, "").strip() for name in FILTER_PARAMS)
+def has_metadata_filter(params: Mapping[str, str]) -> bool:
+    return any(params.get(name, "").strip() for name in FILTER_PARAMS)
 
 
 def _index(request: web.Request) -> MetadataIndex:
@@ -101,11 +101,13 @@ async def metadata_search(request: web.Request, filters: MetadataFilter) -> web.
     return web.json_response({"results": results, "total": total, "offset": offset, "limit": limit})
 
 
-async def allowed_ids(request: web.Request, album: str | None) -> set[int] | None:
-    """Ids a semantic search may return under the request's metadata filters (None: no filter)."""
-    if not has_metadata_filter(request):
+async def allowed_ids(
+    request: web.Request, params: Mapping[str, str], album: str | None
+) -> frozenset[int] | None:
+    """Ids a semantic search may return under these metadata filters (None: no filter)."""
+    if not has_metadata_filter(params):
         return None
-    return await _index(request).matching_ids(metadata_filter(request), album)
+    return frozenset(await _index(request).matching_ids(metadata_filter(params), album))
 
 
 async def get_facets(request: web.Request) -> web.Response:
@@ -115,7 +117,7 @@ async def get_facets(request: web.Request) -> web.Response:
     if request.app[keys.CONFIG].album(key) is None:
         raise NotFound("album_not_found", f"no album with key {key!r}")
     top = int_param(request, "top", 100, 1, 1000)
-    facets = await _index(request).facets(key, metadata_filter(request), top)
+    facets = await _index(request).facets(key, metadata_filter(request.query), top)
     return web.json_response(facets)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -53,11 +54,11 @@ async def get_search(request: web.Request) -> web.Response:
     """
     text = request.query.get("q", "")
     album = request.query.get("album") or None
-    if not text.strip() and routes_metadata.has_metadata_filter(request):
+    if not text.strip() and routes_metadata.has_metadata_filter(request.query):
         return await routes_metadata.metadata_search(
-            request, routes_metadata.metadata_filter(request)
+            request, routes_metadata.metadata_filter(request.query)
         )
-    allowed = await routes_metadata.allowed_ids(request, album)
+    allowed = await routes_metadata.allowed_ids(request, request.query, album)
     query = SearchQuery(
         text=text,
         negative=request.query.get("negative", ""),
@@ -65,7 +66,7 @@ async def get_search(request: web.Request) -> web.Response:
         album=album,
         limit=int_param(request, "limit", 50, 1, 500),
         offset=int_param(request, "offset", 0, 0, 10_000),
-        allowed_ids=frozenset(allowed) if allowed is not None else None,
+        allowed_ids=allowed,
     )
     if not query.text.strip():
         raise BadRequest(
@@ -80,7 +81,7 @@ async def post_search(request: web.Request) -> web.Response:
     """Search by an uploaded image (multipart field `image`), text (`q`), or both combined.
 
     Other fields: negative, negative_weight, image_weight (share of the image, default 0.5),
-    album, limit, offset.
+    album, limit, offset, and the metadata filters of GET (prompt, model, lora, ...).
     """
     fields: dict[str, str] = {}
     image: Image.Image | None = None
@@ -114,7 +115,8 @@ async def post_search(request: web.Request) -> web.Response:
         raise BadRequest(
             "invalid_parameter", f"a numeric field is not a number: {error}"
         ) from error
-    return await _run(request, query)
+    allowed = await routes_metadata.allowed_ids(request, fields, query.album)
+    return await _run(request, replace(query, allowed_ids=allowed))
 
 
 def setup(app: web.Application) -> None:

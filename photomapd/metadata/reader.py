@@ -13,16 +13,21 @@ from photomapd.metadata.record import ImageMetadata
 from photomapd.metadata.registry import parse_source
 from photomapd.metadata.source import Source
 from photomapd.metadata.stealth import read_stealth
+from photomapd.metadata.values import loads_json, looks_like_json
 from photomapd.metadata.webp import read_webp
 
 logger = logging.getLogger(__name__)
 
 
-def read_metadata(path: Path | str) -> ImageMetadata:
-    """Generation metadata of one image file, read from its header only (PNG, JPEG, WebP)."""
+def read_metadata(path: Path | str, stealth: bool = True) -> ImageMetadata:
+    """Generation metadata of one image file, read from its header only (PNG, JPEG, WebP).
+
+    `stealth=False` skips the pixel-decoding pass for alpha-channel (stealth) metadata, which
+    otherwise runs for PNGs that have alpha and no text chunk at all.
+    """
     try:
         with open(path, "rb") as stream:
-            return read_stream(stream)
+            return read_stream(stream, stealth)
     except OSError as error:
         reason = error.strerror or str(error)
         return ImageMetadata(
@@ -30,15 +35,15 @@ def read_metadata(path: Path | str) -> ImageMetadata:
         )
 
 
-def parse_bytes(data: bytes) -> ImageMetadata:
+def parse_bytes(data: bytes, stealth: bool = True) -> ImageMetadata:
     """Same as read_metadata for an in-memory file (tests, uploads)."""
-    return read_stream(io.BytesIO(data))
+    return read_stream(io.BytesIO(data), stealth)
 
 
-def read_stream(stream: BinaryIO) -> ImageMetadata:
+def read_stream(stream: BinaryIO, stealth: bool = True) -> ImageMetadata:
     source = Source()
     try:
-        _read_container(stream, source)
+        _read_container(stream, source, stealth)
     except Exception as error:
         logger.debug("container read failed", exc_info=True)
         source.warn(f"file could not be read completely ({type(error).__name__}: {error})")
@@ -53,7 +58,7 @@ def read_stream(stream: BinaryIO) -> ImageMetadata:
     )
 
 
-def _read_container(stream: BinaryIO, source: Source) -> None:
+def _read_container(stream: BinaryIO, source: Source, stealth: bool) -> None:
     head = stream.read(12)
     if not head:
         source.warn("empty file (0 bytes)")
@@ -61,7 +66,7 @@ def _read_container(stream: BinaryIO, source: Source) -> None:
     if head.startswith(PNG_SIGNATURE):
         stream.seek(8)
         read_png(stream, source)
-        if not source.text and source.has_alpha:
+        if stealth and not source.text and source.has_alpha:
             _read_stealth(stream, source)
     elif head.startswith(b"\xff\xd8"):
         stream.seek(2)
@@ -77,8 +82,6 @@ def _read_stealth(stream: BinaryIO, source: Source) -> None:
     hidden = read_stealth(stream, source)
     if hidden is None:
         return
-    from photomapd.metadata.values import loads_json, looks_like_json
-
     document = loads_json(hidden) if looks_like_json(hidden) else None
     if isinstance(document, dict) and all(isinstance(v, str) for v in document.values()):
         source.text.update(document)  # NovelAI stealth: the PNG text chunks as one JSON object

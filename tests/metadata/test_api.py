@@ -166,3 +166,17 @@ async def test_outdated_rows_are_reparsed_without_touching_embeddings(
     after = await store.fetch_one("SELECT COUNT(*) FROM embeddings")
     assert tuple(before) == tuple(after)
     assert await MetadataIndex(store).reparse_outdated() == 0
+
+
+async def test_image_search_upload_honours_metadata_filters(
+    tmp_path: Path, corpus: Path, make_config: Any, start_daemon: Any
+) -> None:
+    import aiohttp
+
+    running = await _start(tmp_path, corpus, make_config, start_daemon)
+    form = aiohttp.FormData()
+    form.add_field("image", png_bytes((200, 0, 0)), filename="q.png", content_type="image/png")
+    form.add_field("generator", "a1111")
+    status, body = await running.send("POST", "/api/search", data=form)
+    assert status == 200, body
+    assert [result["image"]["name"] for result in body["results"]] == ["tokyo.png"]

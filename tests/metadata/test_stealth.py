@@ -36,6 +36,7 @@ def test_uncompressed_and_gzip_signatures() -> None:
         assert metadata.summary["positive_prompt"] == "a circle"
         assert metadata.summary["negative_prompt"] == "a square"
         assert f"parameters ({signature})" in metadata.raw
+        assert parse_bytes(stealth_png(INFOTEXT, signature), stealth=False).raw == {}
 
 
 def test_novelai_stealth_json_becomes_text_chunks() -> None:
