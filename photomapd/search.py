@@ -32,6 +32,8 @@ class SearchQuery:
     album: str | None = None
     limit: int = 50
     offset: int = 0
+    # Metadata filters (prompt, model, LoRA, ...) narrow the candidates; None: no restriction.
+    allowed_ids: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,9 @@ class Searcher:
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
         vector = await self.query_vector(query)
-        return await self.nearest(vector, query.album, query.limit + query.offset, query.offset)
+        return await self.nearest(
+            vector, query.album, query.limit + query.offset, query.offset, query.allowed_ids
+        )
 
     async def similar(
         self, image_id: int, album: str | None, limit: int, offset: int = 0
@@ -96,9 +100,18 @@ class Searcher:
         return hits[offset : offset + limit]
 
     async def nearest(
-        self, vector: np.ndarray, album: str | None, k: int, offset: int
+        self,
+        vector: np.ndarray,
+        album: str | None,
+        k: int,
+        offset: int,
+        restrict: frozenset[int] | None = None,
     ) -> list[SearchHit]:
         allowed = await self.store.ids_in_album(album) if album else None
+        if restrict is not None:
+            allowed = set(restrict) if allowed is None else allowed & restrict
+        if allowed is not None and not allowed:
+            return []
         found = await asyncio.to_thread(self.vectors.search, vector, k, allowed)
         return [SearchHit(image_id, score) for image_id, score in found[offset:]]
 

@@ -17,6 +17,8 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
+from photomapd.metadata_schema import METADATA_MIGRATION
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS: list[str] = [
@@ -52,6 +54,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX embeddings_model ON embeddings (model_id);
     """,
+    # 2: generation metadata filter columns, LoRA table, prompt FTS5 (metadata_schema.py)
+    METADATA_MIGRATION,
 ]
 
 VISIBLE = "status IN ('ok', 'pending', 'error')"
