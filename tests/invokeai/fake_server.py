@@ -313,12 +313,14 @@ class FakeInvokeAI:
     # -- dispatch: routing, SPA fallback, auth gate, sliding token -------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        body = await _read_json(request) if request.content_type == "application/json" else None
         self.requests.append(
             {
                 "method": request.method,
                 "path": request.path,
                 "query": dict(request.query),
                 "auth": request.headers.get("Authorization"),
+                "json": body,
             }
         )
         path_matches = [
@@ -587,7 +589,10 @@ class FakeInvokeAI:
     async def h_boards(self, request: web.Request, caller: Caller) -> web.Response:
         query = request.query
         include_archived = query.get("include_archived") == "true" and self.v >= (4, 2, 6)
-        boards = [b for b in self.boards.values() if include_archived or not b.archived]
+        archiving = self.v >= (4, 2, 6)
+        boards = [
+            b for b in self.boards.values() if include_archived or not archiving or not b.archived
+        ]
         boards = [b for b in boards if self.can_read_board(b, caller.user)]
         if query.get("all") == "true":
             return _json([self.board_dto(b) for b in boards])
