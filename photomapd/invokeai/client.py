@@ -67,6 +67,8 @@ class InvokeAIClient:
         self._session: aiohttp.ClientSession | None = None
         self._capabilities: tuple[float, Capabilities] | None = None
         self._multiuser: bool | None = None
+        # The version from the last successful probe, for messages ("this server runs 6.11").
+        self.last_version: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -172,7 +174,8 @@ class InvokeAIClient:
                 reply.headers.get("Content-Type"),
             )
             raise NotInvokeAIError(MSG_NOT_INVOKEAI, status=reply.status)
-        return version.strip()
+        self.last_version = version.strip()
+        return self.last_version
 
     async def is_multiuser(self) -> bool:
         """From `/api/v1/auth/status` (>= 6.12); older servers have no such route -> False."""

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     REJECTED = "invokeai_rejected"
     UPSTREAM = "invokeai_upstream"
     BAD_REQUEST = "invokeai_bad_request"
+    FILE_MISSING = "invokeai_file_missing"
 
 
 class InvokeAIError(Exception):
@@ -95,6 +96,11 @@ class RejectedError(InvokeAIError):
 
 class UpstreamError(InvokeAIError):
     code = ErrorCode.UPSTREAM
+
+
+class MissingFileError(InvokeAIError):
+    code = ErrorCode.FILE_MISSING
+    http_status = 404
 
 
 class BadRequestError(InvokeAIError):
