@@ -28,6 +28,7 @@ from photomapd.invokeai.errors import (
     InvokeAIError,
     NotInvokeAIError,
     UnreachableError,
+    UpstreamError,
 )
 from photomapd.invokeai.models import Board, RecallResult, ServerStatus, UploadResult
 from photomapd.invokeai.transport import MAX_BODY_BYTES, Reply, error_for, require_json
@@ -115,7 +116,7 @@ class InvokeAIClient:
         kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout or self.control_timeout)
         try:
             async with session.request(method, self.base_url + path, **kwargs) as response:
-                body = await response.content.read(MAX_BODY_BYTES)
+                body = await _read_body(response)
                 return Reply(response.status, response.headers, body)
         except TimeoutError as exc:
             raise UnreachableError(
@@ -304,6 +305,21 @@ class InvokeAIClient:
             # No cookie jar: 6.14 sets a media cookie we never want to send implicitly.
             self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         return self._session
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body (a single read() may return one chunk only), refusing absurd sizes."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > MAX_BODY_BYTES:
+            raise UpstreamError(
+                f"InvokeAI sent more than {MAX_BODY_BYTES // (1024 * 1024)} MB for "
+                f"{response.method} {response.url.path}; refusing to read it."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _login_failure_message(status: int, detail: str) -> str:

@@ -230,6 +230,9 @@ class FakeInvokeAI:
         self.recall_events: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.issued_tokens = 0
+        # Dummy operations added to /openapi.json: the real 6.14 document is 1.7 MB, which
+        # arrives in many chunks (a client reading one chunk only gets invalid JSON).
+        self.openapi_padding = 0
         self.routes = self._routes()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -460,6 +463,8 @@ class FakeInvokeAI:
             if self.v >= route.since:
                 template = re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", r"{\1}", route.pattern.pattern)
                 paths.setdefault(template.replace("\\", ""), {})[route.method.lower()] = {}
+        for index in range(self.openapi_padding):
+            paths[f"/api/v1/padding/{index}"] = {"get": {"description": "x" * 200}}
         schemas: dict[str, Any] = {}
         if self.v >= (6, 12, 0):
             params = [{"name": "queue_id", "in": "path", "required": True}]

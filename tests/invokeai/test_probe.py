@@ -121,3 +121,10 @@ async def test_multiuser_detected_from_auth_status(version, fake_factory, client
     assert status.multiuser is True
     assert status.authenticated is False
     assert "multi-user mode" in status.detail
+
+
+async def test_large_openapi_document_is_read_whole(fake_factory, client_factory) -> None:
+    fake = await fake_factory("6.14.2")
+    fake.openapi_padding = 8000  # about 2 MB, like the real 6.14 schema
+    caps = await client_factory(fake.url).capabilities()
+    assert caps.source == "openapi" and caps.append
