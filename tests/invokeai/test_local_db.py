@@ -189,3 +189,25 @@ def test_outputs_dir_from_invokeai_yaml(tmp_path) -> None:
     assert outputs_dir_of(tmp_path) == tmp_path / "my outputs"
     (tmp_path / "invokeai.yaml").write_text("schema_version: 4.0.3\n")
     assert outputs_dir_of(tmp_path) == tmp_path / "outputs"
+
+
+@pytest.mark.invokeai_live
+async def test_live_invokeai_database(tmp_path) -> None:
+    """Upload to the real InvokeAI, then find the image, its board and its file in its DB."""
+    import os
+
+    if os.environ.get("PHOTOMAPD_LIVE_INVOKEAI") != "1":
+        pytest.skip("set PHOTOMAPD_LIVE_INVOKEAI=1 to run against a real InvokeAI")
+    from photomapd.invokeai.client import InvokeAIClient
+    from tests.invokeai.conftest import _start_live
+    from tests.invokeai.fake_server import png_bytes
+
+    base = Path(os.environ.get("PHOTOMAPD_LIVE_INVOKEAI_ROOT", tmp_path))
+    url = _start_live(False, base)
+    async with InvokeAIClient(url) as client:
+        upload = await client.upload(png_bytes(), "live.png")
+    local = InvokeAIDatabase(base / "ia-su")
+    image = next(i for i in local.images() if i.image_name == upload.image_name)
+    assert image.board_id is None and image.category == "user" and not image.is_intermediate
+    path = local.path_for(image)
+    assert path is not None and path.is_file()
