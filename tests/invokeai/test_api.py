@@ -10,8 +10,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from keyring.backends import fail
 
 from photomapd.api.routes_invokeai import BRIDGE
+from photomapd.credentials import CredentialStore
 from tests.helpers import wait_for
 from tests.invokeai.payloads import read_metadata, simple_recall_payload
 
@@ -28,12 +30,6 @@ def invokeai_reader(path: Path):
     return json.dumps({**meta, "generator": "invokeai"}), None, 1
 
 
-@pytest.fixture(autouse=True)
-def no_keyring(monkeypatch) -> None:
-    # The machine has no keyring service; make that explicit so the fallback is what we test.
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-
-
 @pytest.fixture
 async def running(tmp_path, make_config, start_daemon):
     folder = tmp_path / "outputs" / "images"
@@ -41,7 +37,10 @@ async def running(tmp_path, make_config, start_daemon):
     shutil.copyfile(SDXL, folder / SDXL.name)
     config = make_config(folder)
     daemon = await start_daemon(config, read_metadata=invokeai_reader)
-    daemon.daemon.runner.app[BRIDGE].payload_builder = simple_recall_payload
+    bridge = daemon.daemon.runner.app[BRIDGE]
+    bridge.payload_builder = simple_recall_payload
+    # No keyring service in CI: make that explicit (keyring caches its backend per process).
+    bridge.credentials = CredentialStore(config.data_dir, fail.Keyring())
 
     async def indexed():
         _, page = await daemon.get("/api/albums/album0/images")
