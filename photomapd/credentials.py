@@ -74,7 +74,10 @@ class CredentialStore:
         if self._use_keyring:
             try:
                 self._backend.set_password(SERVICE, account, secret)
-                return
+                # Some backends (an empty chain) accept the write and keep nothing.
+                if self._backend.get_password(SERVICE, account) == secret:
+                    return
+                self._fall_back(keyring.errors.KeyringError("value did not persist"))
             except keyring.errors.KeyringError as exc:
                 self._fall_back(exc)
         values = self._read_file()

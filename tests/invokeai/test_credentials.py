@@ -86,3 +86,17 @@ def test_corrupt_file_is_ignored_not_fatal(tmp_path) -> None:
     assert store.get("invokeai") is None
     store.set("invokeai", SECRET)
     assert store.get("invokeai") == SECRET
+
+
+class ForgetfulKeyring(MemoryKeyring):
+    """Accepts writes and keeps nothing, like keyring's chain with no backend in it."""
+
+    def set_password(self, service, username, password):
+        pass
+
+
+def test_keyring_that_keeps_nothing_falls_back(tmp_path) -> None:
+    store = CredentialStore(tmp_path, ForgetfulKeyring())
+    store.set("invokeai", SECRET)
+    assert store.get("invokeai") == SECRET
+    assert store.warning is not None and store.backend_name == "file"
