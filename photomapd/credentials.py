@@ -65,9 +65,13 @@ class CredentialStore:
     def get(self, account: str) -> str | None:
         if self._use_keyring:
             try:
-                return self._backend.get_password(SERVICE, account)
+                value = self._backend.get_password(SERVICE, account)
             except keyring.errors.KeyringError as exc:
                 self._fall_back(exc)
+            else:
+                if value is not None:
+                    return value
+        # Also after a restart with a keyring that failed before: the value is in the file.
         return self._read_file().get(account)
 
     def set(self, account: str, secret: str) -> None:

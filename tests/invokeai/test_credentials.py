@@ -100,3 +100,5 @@ def test_keyring_that_keeps_nothing_falls_back(tmp_path) -> None:
     store.set("invokeai", SECRET)
     assert store.get("invokeai") == SECRET
     assert store.warning is not None and store.backend_name == "file"
+    # After a restart the keyring looks usable again; the value is still found (in the file).
+    assert CredentialStore(tmp_path, ForgetfulKeyring()).get("invokeai") == SECRET
