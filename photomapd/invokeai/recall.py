@@ -39,7 +39,8 @@ async def post_recall(
     data = require_json(reply, what="the recall")
     if not isinstance(data, dict):
         raise UpstreamError("InvokeAI's recall endpoint returned an unexpected answer.")
-    resolved = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    found = data.get("parameters")
+    resolved: dict[str, Any] = found if isinstance(found, dict) else {}
     return RecallResult(
         queue_id=queue_id,
         status=str(data.get("status", "")),
