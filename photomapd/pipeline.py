@@ -129,6 +129,11 @@ class Pipeline:
         self.unpaused.clear()
         self.publish_progress(force=True)
 
+    def retry_model_now(self) -> None:
+        """Update Index and similar user actions: try the model again without waiting."""
+        self.last_model_failure = 0.0
+        self.catch_up_wanted.set()
+
     def resume(self) -> None:
         self.unpaused.set()
         self.catch_up_wanted.set()
@@ -235,12 +240,9 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         while True:
             pending = await self.ready.get()
-            await self.unpaused.wait()
             self.in_flight += 1
             try:
-                preprocess = (
-                    self.embedder.preprocess if self.embedder.state == ModelState.READY else None
-                )
+                await self.unpaused.wait()
                 prepared = await loop.run_in_executor(
                     self.io_pool,
                     prepare_file,
@@ -248,18 +250,16 @@ class Pipeline:
                     pending.path,
                     self.thumbnails_dir,
                     self.read_metadata,
-                    preprocess,
+                    self.embedder.preprocess,
                 )
+                await self.prepared.put(prepared)
             except (imaging.ImageError, OSError) as error:
                 await self._decode_failed(pending, error)
-                continue
             except Exception as error:  # a bug in one file's handling must not stop the worker
                 log.exception("unexpected failure preparing %s", pending.path)
                 await self._decode_failed(pending, error)
-                continue
             finally:
                 self.in_flight -= 1
-            await self.prepared.put(prepared)
 
     async def _decode_failed(self, pending: PendingFile, error: Exception) -> None:
         try:
@@ -289,17 +289,18 @@ class Pipeline:
     async def _embed_loop(self) -> None:
         while True:
             batch = [await self.prepared.get()]
-            deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-            while len(batch) < self.batch_size:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
-                except TimeoutError:
-                    break
-            self.in_flight += len(batch)
+            self.in_flight += 1  # counted at once, so "queued" never dips to 0 mid-flight
             try:
+                deadline = time.monotonic() + BATCH_WINDOW_SECONDS
+                while len(batch) < self.batch_size:
+                    timeout = deadline - time.monotonic()
+                    if timeout <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
+                    except TimeoutError:
+                        break
+                    self.in_flight += 1
                 vectors = await self._embed_batch(batch)
                 await self._write_batch(batch, vectors)
             except Exception:
@@ -307,13 +308,18 @@ class Pipeline:
             finally:
                 self.in_flight -= len(batch)
 
-    async def ensure_model(self) -> bool:
-        """Load the model on the model thread; False (with state unavailable) when it can't be."""
+    async def ensure_model(self, on_demand: bool = False) -> bool:
+        """Load the model on the model thread; False (with state unavailable) when it can't be.
+
+        After a failure, background work retries every model_retry_seconds; a user's request
+        (on_demand) retries at once unless the last try was moments ago.
+        """
         if self.embedder.state == ModelState.READY:
             return True
+        backoff = 2.0 if on_demand else self.model_retry_seconds
         if (
             self.embedder.state == ModelState.UNAVAILABLE
-            and time.monotonic() - self.last_model_failure < self.model_retry_seconds
+            and time.monotonic() - self.last_model_failure < backoff
         ):
             return False
         self.events.publish(EventKind.MODEL_STATE, {**self.model_status(), "state": "loading"})

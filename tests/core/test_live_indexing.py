@@ -10,7 +10,9 @@ from pathlib import Path
 from tests.helpers import EventStream, png_bytes, wait_for, write_slowly
 
 
-async def test_file_written_in_pieces_and_renamed_appears_live(tmp_path: Path, make_config, start_daemon):
+async def test_file_written_in_pieces_and_renamed_appears_live(
+    tmp_path: Path, make_config, start_daemon
+):
     folder = tmp_path / "outputs" / "images"
     running = await start_daemon(make_config(folder))
     async with EventStream(running.session, running.url + "/api/events") as stream:
@@ -19,7 +21,9 @@ async def test_file_written_in_pieces_and_renamed_appears_live(tmp_path: Path, m
         closed_at = time.monotonic()
         added = await stream.wait_kind("image_added", lambda d: d["image"]["name"] == "first.png")
         arrival = next(t for kind, d, t in stream.events if kind == "image_added")
-    assert arrival - closed_at < 2.0, f"took {arrival - closed_at:.2f} s after the file was complete"
+    assert arrival - closed_at < 2.0, (
+        f"took {arrival - closed_at:.2f} s after the file was complete"
+    )
     assert arrival > written_at
     image = added["image"]
     assert image["status"] == "ok" and image["embedded"] is True
@@ -31,7 +35,9 @@ async def test_file_written_in_pieces_and_renamed_appears_live(tmp_path: Path, m
     assert page["total"] == 1
 
 
-async def test_file_written_in_place_slowly_is_indexed_once_complete(tmp_path: Path, make_config, start_daemon):
+async def test_file_written_in_place_slowly_is_indexed_once_complete(
+    tmp_path: Path, make_config, start_daemon
+):
     folder = tmp_path / "images"
     running = await start_daemon(make_config(folder))
     data = png_bytes((10, 200, 10), size=128)
@@ -80,8 +86,9 @@ async def test_search_similar_thumbnail_and_file(tmp_path: Path, make_config, st
         etag = response.headers["ETag"]
         assert "max-age" in response.headers["Cache-Control"]
         assert (await response.read())[:4] == b"RIFF"
-    async with running.session.get(f"{running.url}/api/images/{red}/thumbnail",
-                                   headers={"If-None-Match": etag}) as response:
+    async with running.session.get(
+        f"{running.url}/api/images/{red}/thumbnail", headers={"If-None-Match": etag}
+    ) as response:
         assert response.status == 304
     status, body = await running.get(f"/api/images/{red}/file")
     assert status == 200 and body == (folder / "img0.png").read_bytes()
@@ -160,7 +167,9 @@ async def _empty(running) -> bool:
     return page["total"] == 0
 
 
-async def test_corrupt_file_recorded_with_reason_and_retried_when_changed(tmp_path: Path, make_config, start_daemon):
+async def test_corrupt_file_recorded_with_reason_and_retried_when_changed(
+    tmp_path: Path, make_config, start_daemon
+):
     folder = tmp_path / "images"
     folder.mkdir()
     good = png_bytes((1, 2, 3))
@@ -191,7 +200,9 @@ async def _no_failures(running) -> bool:
     return body["items"] == [] and page["items"] and page["items"][0]["status"] == "ok"
 
 
-async def test_hidden_temp_and_thumbnail_files_are_ignored(tmp_path: Path, make_config, start_daemon):
+async def test_hidden_temp_and_thumbnail_files_are_ignored(
+    tmp_path: Path, make_config, start_daemon
+):
     folder = tmp_path / "images"
     running = await start_daemon(make_config(folder))
     (folder / "thumbnails").mkdir()
