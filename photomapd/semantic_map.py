@@ -99,8 +99,7 @@ class SemanticMap:
 
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
         ids = np.asarray(ids, dtype=np.int64)
-        self._drop_labels(ids)
-        removed = self.layout.remove(ids)
+        removed = self._drop_labels(ids)
         for image_id in ids.tolist():
             self.prompts.pop(image_id, None)
         if removed:
@@ -125,11 +124,13 @@ class SemanticMap:
     def members(self, cluster: int) -> np.ndarray:
         return self.layout.ids[self.labels == cluster]
 
-    def _drop_labels(self, ids: np.ndarray) -> None:
+    def _drop_labels(self, ids: np.ndarray) -> int:
+        """Remove ids from layout and labels together; returns how many were present."""
         present = np.isin(self.layout.ids, ids)
-        if present.any():
-            self.labels = self.labels[~present]
-            self.layout.remove(ids)
+        if not present.any():
+            return 0
+        self.labels = self.labels[~present]
+        return self.layout.remove(ids)
 
     def _nearest_labels(self, xy: np.ndarray, known_count: int) -> np.ndarray:
         if known_count == 0:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 SUBJECTS = (
-    "castle", "dragon", "forest", "robot", "ocean", "desert",
-    "kitten", "spaceship", "mountain", "samurai", "garden", "city",
+    "castle",
+    "dragon",
+    "forest",
+    "robot",
+    "ocean",
+    "desert",
+    "kitten",
+    "spaceship",
+    "mountain",
+    "samurai",
+    "garden",
+    "city",
 )
 
 
