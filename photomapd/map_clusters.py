@@ -23,10 +23,50 @@ _LABEL_WORDS = 3
 
 # sklearn's English list plus words that appear in nearly every AI prompt and so label nothing.
 _PROMPT_BOILERPLATE = frozenset(
-    """masterpiece best quality high highly detailed detail details ultra hd uhd 4k 8k 16k
-    resolution realistic photorealistic hyperrealistic sharp focus intricate beautiful
-    professional trending artstation award winning lora embedding score_9 score_8 score_7
-    score_8_up score_7_up absurdres worst low lowres bad normal jpeg artifacts""".split()
+    [
+        "masterpiece",
+        "best",
+        "quality",
+        "high",
+        "highly",
+        "detailed",
+        "detail",
+        "details",
+        "ultra",
+        "hd",
+        "uhd",
+        "4k",
+        "8k",
+        "16k",
+        "resolution",
+        "realistic",
+        "photorealistic",
+        "hyperrealistic",
+        "sharp",
+        "focus",
+        "intricate",
+        "beautiful",
+        "professional",
+        "trending",
+        "artstation",
+        "award",
+        "winning",
+        "lora",
+        "embedding",
+        "score_9",
+        "score_8",
+        "score_7",
+        "score_8_up",
+        "score_7_up",
+        "absurdres",
+        "worst",
+        "low",
+        "lowres",
+        "bad",
+        "normal",
+        "jpeg",
+        "artifacts",
+    ]
 )
 _TOKEN = re.compile(r"[a-z][a-z0-9']*[a-z0-9]")
 # <lora:name:0.8>, (word:1.2) weights and similar syntax carry no subject matter.

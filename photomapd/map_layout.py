@@ -32,7 +32,7 @@ class LayoutParams:
     refit_growth: float = 0.20
     place_neighbors: int = 8
     # Epochs for a refit initialised from the previous layout: the start is already close to the
-    # optimum, so fewer epochs keep known points near where users last saw them (and halve the time).
+    # optimum, so fewer epochs keep known points near where users last saw them (and save time).
     refit_epochs: int = 100
     # A gentle learning rate for refits. Measured on 2k synthetic points + 5 % new (two seeds),
     # mean movement of known points: 4.4-4.8 % of the extent at umap's default 1.0, 3.9-4.5 %
