@@ -157,7 +157,7 @@ class AlbumService:
                 for path in result.removed:
                     await self.pipeline.handle_deleted(key, Path(path))
             # A reconcile also gives owed embeddings another chance (model back, or changed).
-            self.pipeline.catch_up_wanted.set()
+            self.pipeline.retry_model_now()
             summary = {
                 "album": key,
                 "queued": len(result.new_or_changed),

@@ -129,6 +129,11 @@ class Pipeline:
         self.unpaused.clear()
         self.publish_progress(force=True)
 
+    def retry_model_now(self) -> None:
+        """Update Index and similar user actions: try the model again without waiting."""
+        self.last_model_failure = 0.0
+        self.catch_up_wanted.set()
+
     def resume(self) -> None:
         self.unpaused.set()
         self.catch_up_wanted.set()
@@ -238,9 +243,7 @@ class Pipeline:
             await self.unpaused.wait()
             self.in_flight += 1
             try:
-                preprocess = (
-                    self.embedder.preprocess if self.embedder.state == ModelState.READY else None
-                )
+                preprocess = self.embedder.preprocess
                 prepared = await loop.run_in_executor(
                     self.io_pool,
                     prepare_file,
@@ -307,13 +310,18 @@ class Pipeline:
             finally:
                 self.in_flight -= len(batch)
 
-    async def ensure_model(self) -> bool:
-        """Load the model on the model thread; False (with state unavailable) when it can't be."""
+    async def ensure_model(self, on_demand: bool = False) -> bool:
+        """Load the model on the model thread; False (with state unavailable) when it can't be.
+
+        After a failure, background work retries every model_retry_seconds; a user's request
+        (on_demand) retries at once unless the last try was moments ago.
+        """
         if self.embedder.state == ModelState.READY:
             return True
+        backoff = 2.0 if on_demand else self.model_retry_seconds
         if (
             self.embedder.state == ModelState.UNAVAILABLE
-            and time.monotonic() - self.last_model_failure < self.model_retry_seconds
+            and time.monotonic() - self.last_model_failure < backoff
         ):
             return False
         self.events.publish(EventKind.MODEL_STATE, {**self.model_status(), "state": "loading"})

@@ -83,7 +83,7 @@ def prepare_file(
     original_width, original_height = imaging.image_size(path)
     thumbnail = _thumbnail_for(path, image, content_hash, thumbnails_dir)
     metadata_json, raw_json, parser_version = read_metadata(path)
-    tensor = preprocess(image) if preprocess is not None else None
+    tensor = _try_preprocess(preprocess, image)
     return PreparedImage(
         album=album,
         path=path,
@@ -99,6 +99,17 @@ def prepare_file(
         image=image,
         tensor=tensor,
     )
+
+
+def _try_preprocess(preprocess: Callable[[Image.Image], Any] | None, image: Image.Image) -> Any:
+    """Preprocessing early is an optimisation: without it the model thread does it later."""
+    if preprocess is None:
+        return None
+    try:
+        return preprocess(image)
+    except Exception as error:  # e.g. the model config itself is unavailable
+        log.debug("preprocessing deferred: %s", error)
+        return None
 
 
 def _thumbnail_for(path: Path, image: Image.Image, content_hash: str, thumbnails_dir: Path) -> str:

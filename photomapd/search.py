@@ -47,7 +47,7 @@ class Searcher:
         self.vectors = vectors
 
     async def _require_model(self) -> None:
-        if not await self.pipeline.ensure_model():
+        if not await self.pipeline.ensure_model(on_demand=True):
             reason = self.pipeline.embedder.error or "the model could not be loaded"
             raise SearchUnavailable(f"model unavailable: {reason}")
 
