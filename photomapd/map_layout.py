@@ -203,7 +203,7 @@ def fit_layout(
         return MapLayout(ids, xy, vectors, len(ids), params)
     init, known_rows, old_xy = _initial_positions(ids, vectors, previous, params)
     raw = _run_umap(vectors, params, init)
-    if known_rows is not None and len(known_rows) >= 3:
+    if known_rows is not None and old_xy is not None and len(known_rows) >= 3:
         raw = _align(raw, known_rows, old_xy)
         xy = _fit_inside_extent(raw)
     else:
