@@ -308,6 +308,13 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
       return { x: sx / devicePixelRatio, y: sy / devicePixelRatio };
     },
     get count() { return state.ids.length; },
+    drawNow() {  // synchronous redraw; returns its cost in ms (bench/bench_map_view.py)
+      const started = performance.now();
+      draw();
+      return performance.now() - started;
+    },
+    panBy(dx, dy) { state.panX += dx; state.panY += dy; redraw(); },
+    zoomBy(factor) { state.zoom = Math.min(200, Math.max(0.5, state.zoom * factor)); redraw(); },
     close() { events?.close(); },
   };
 }
