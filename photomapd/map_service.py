@@ -1,17 +1,19 @@
 """Keeps every album's semantic map live: places new images as they are indexed, refits in the
 background when an album grew a lot, persists to SQLite and announces `map_updated`.
 
-Threading: all mutations of a live SemanticMap run on one worker thread (`_live`); fits run on a
-second (`_fits`) from a snapshot, so a minute-long refit never delays placing new images and
+Threading: all reads and mutations of a live SemanticMap run on one worker thread (`_live`);
+fits run on their own daemon thread from a snapshot, so a minute-long refit never delays placing new images and
 nothing heavy touches the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from photomapd.events import Event, EventBus, EventKind
-from photomapd.map_clusters import DEFAULT_STRENGTH
+from photomapd.map_clusters import DEFAULT_STRENGTH, ClusterInfo
 from photomapd.map_layout import LayoutParams, MapLayout
 from photomapd.map_payload import MapPoints, cluster_json, encode_payload
 from photomapd.map_store import MapState, MapStore
@@ -75,7 +77,6 @@ class MapService:
         self.params = params or LayoutParams()
         self._albums: dict[str, _AlbumMap] = {}
         self._live = ThreadPoolExecutor(1, thread_name_prefix="map-live")
-        self._fits = ThreadPoolExecutor(1, thread_name_prefix="map-fit")
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_scheduled = False
         self._running = False
@@ -94,8 +95,7 @@ class MapService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._live.shutdown(wait=True, cancel_futures=True)
-        self._fits.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._live.shutdown, True, cancel_futures=True)
 
     async def _open_album(self, album: str) -> None:
         """Restore the saved map, reconciled with the vectors SQLite has now."""
@@ -143,8 +143,9 @@ class MapService:
             "clusters": [cluster_json(info) for info in semantic.clusters],
         }
 
-    def members(self, album: str, cluster: int) -> list[int]:
-        return self._albums[album].semantic.members(cluster).tolist()
+    async def members(self, album: str, cluster: int) -> list[int]:
+        entry = self._albums[album]
+        return await self._run(self._live, lambda: entry.semantic.members(cluster).tolist())
 
     # --- commands ----------------------------------------------------------------------
 
@@ -157,7 +158,7 @@ class MapService:
 
     async def set_strength(self, album: str, strength: float) -> dict[str, Any]:
         entry = self._albums[album]
-        await self._run(self._live, entry.semantic.recluster, strength)
+        await self._run(self._live, lambda: entry.semantic.recluster(strength))
         await self._save_all(album)
         self._announce(album, {"reclustered": True})
         return self.clusters(album)
@@ -211,11 +212,10 @@ class MapService:
         removes, entry.pending_remove = sorted(entry.pending_remove), set()
         ids, vectors = await self._vectors_for(list(adds))
         prompts = [adds[int(i)] for i in ids]
-        semantic = entry.semantic
-        points, removed = await self._run(
-            self._live, _apply, semantic, ids, vectors, prompts, removes
+        # entry.semantic is read on the live thread: a finished fit may swap it meanwhile.
+        points, removed, state, refit_due = await self._run(
+            self._live, _apply, entry, ids, vectors, prompts, removes
         )
-        state = _state(semantic)
         await self.map_store.upsert_points(album, points, removed, state)
         self._announce(
             album,
@@ -232,7 +232,7 @@ class MapService:
                 "removed": removed,
             },
         )
-        if semantic.needs_refit():
+        if refit_due:
             self._start_fit(album)
 
     async def _vectors_for(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -276,7 +276,7 @@ class MapService:
         try:
             snapshot = await self._run(self._live, _snapshot, entry.semantic)
             started = time.perf_counter()
-            fitted = await self._run(self._fits, _fit, snapshot, self.params)
+            fitted = await _in_daemon_thread(_fit, snapshot, self.params)
             logger.info(
                 "map of %s refitted: %d points in %.1f s",
                 album,
@@ -285,7 +285,7 @@ class MapService:
             )
             if self._albums.get(album) is not entry:
                 return  # album deleted meanwhile
-            entry.semantic = await self._run(self._live, _catch_up, fitted, entry.semantic)
+            await self._run(self._live, _catch_up, fitted, entry)
             await self._save_all(album)
             self._announce(album, {"refit": True})
         except Exception:
@@ -296,8 +296,8 @@ class MapService:
             self._start_fit(album)  # the album kept growing during the fit
 
     async def _save_all(self, album: str) -> None:
-        semantic = self._albums[album].semantic
-        await self.map_store.replace(album, semantic.points(), semantic.clusters, _state(semantic))
+        points, clusters, state = await self._run(self._live, _persistable, self._albums[album])
+        await self.map_store.replace(album, points, clusters, state)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -317,6 +317,30 @@ class MapService:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _in_daemon_thread(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Run a fit on its own daemon thread: a UMAP fit cannot be interrupted, and quitting the
+    daemon must not wait a minute for one (an executor thread would be joined at exit)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(setter: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            setter(value)
+
+    def work() -> None:
+        try:
+            result = function(*args)
+        except BaseException as error:  # handed to the awaiting coroutine
+            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, error)
+        else:
+            outcome = (future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
+            loop.call_soon_threadsafe(deliver, *outcome)
+
+    threading.Thread(target=work, name="map-fit", daemon=True).start()
+    return future
 
 
 # --- worker-thread functions (pure, on the executors) --------------------------------------
@@ -356,14 +380,17 @@ def _restore(ids, vectors, stored, params: LayoutParams) -> SemanticMap:  # type
     return semantic
 
 
-def _apply(semantic: SemanticMap, ids, vectors, prompts, removes) -> tuple[MapPoints, list[int]]:  # type: ignore[no-untyped-def]
+def _apply(entry: _AlbumMap, ids, vectors, prompts, removes):  # type: ignore[no-untyped-def]
+    """Place/remove on the live map: (placed points, removed ids, state, refit due)."""
+    semantic = entry.semantic
     removed = [i for i in removes if i in semantic.layout]
     semantic.remove(np.array(removed, dtype=np.int64))
     if len(ids):
         semantic.add(ids, vectors, prompts)
     points = semantic.points()
     placed = np.isin(points.ids, ids)
-    return MapPoints(points.ids[placed], points.xy[placed], points.clusters[placed]), removed
+    placed_points = MapPoints(points.ids[placed], points.xy[placed], points.clusters[placed])
+    return placed_points, removed, _state(semantic), semantic.needs_refit()
 
 
 def _snapshot(semantic: SemanticMap) -> SemanticMap:
@@ -389,8 +416,10 @@ def _fit(snapshot: SemanticMap, params: LayoutParams) -> SemanticMap:
     )
 
 
-def _catch_up(fitted: SemanticMap, live: SemanticMap) -> SemanticMap:
-    """Apply what changed on the live map while the fit ran: new images, removed images."""
+def _catch_up(fitted: SemanticMap, entry: _AlbumMap) -> None:
+    """Apply what changed on the live map while the fit ran (new images, removed images),
+    then make the fitted map the live one."""
+    live = entry.semantic
     gone = fitted.layout.ids[~np.isin(fitted.layout.ids, live.layout.ids)]
     fitted.remove(gone)
     new = ~np.isin(live.layout.ids, fitted.layout.ids)
@@ -398,7 +427,12 @@ def _catch_up(fitted: SemanticMap, live: SemanticMap) -> SemanticMap:
         prompts = [live.prompts.get(int(i)) for i in live.layout.ids[new]]
         fitted.add(live.layout.ids[new], live.layout.vectors[new], prompts)
     fitted.version = max(fitted.version, live.version + 1)
-    return fitted
+    entry.semantic = fitted
+
+
+def _persistable(entry: _AlbumMap) -> tuple[MapPoints, list[ClusterInfo], MapState]:
+    semantic = entry.semantic
+    return semantic.points(), list(semantic.clusters), _state(semantic)
 
 
 def _encode(semantic: SemanticMap, album: str, status: str) -> tuple[bytes, bytes]:

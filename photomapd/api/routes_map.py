@@ -52,7 +52,7 @@ async def get_cluster_members(request: web.Request) -> web.Response:
         {
             "album": album,
             "cluster": cluster,
-            "ids": request.app[MAP_SERVICE].members(album, cluster),
+            "ids": await request.app[MAP_SERVICE].members(album, cluster),
         }
     )
 

@@ -72,6 +72,11 @@ async def test_map_follows_indexing_and_survives_a_restart(
 
     status, clusters = await running.get("/api/albums/album0/map/clusters")
     assert status == 200 and clusters["album"] == "album0" and "clusters" in clusters
+    # Under 10 points nothing is dense enough to be a cluster: all are noise (-1).
+    status, noise = await running.get("/api/albums/album0/map/clusters/-1")
+    assert status == 200 and sorted(noise["ids"]) == sorted(decode_payload(body).ids.tolist())
+    status, error = await running.get("/api/albums/album0/map/clusters/first")
+    assert status == 400 and error["error"]["code"] == "invalid_parameter"
     before = decode_payload(await wait_for(all_placed_and_ready, message="map settled"))
 
     # Restart on the same data folder: the saved map is served at once, points unmoved.
