@@ -1,12 +1,17 @@
-"""The map view in real Chromium against the real daemon: it renders the album's points,
-shows a thumbnail on hover, announces clicks and lassos, and grows live."""
+"""The map view in real Chromium: against the real daemon (renders, hover thumbnail, click,
+lasso, live growth) and against a static fixture server with a large clustered map (cluster
+label click, highlight, current image, drag to pan)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from aiohttp import web
 
+from photomapd.map_payload import MapPoints, encode_payload
 from tests.helpers import png_bytes, wait_for
 from tests.map.test_map_api import COLOURS
 
@@ -133,3 +138,107 @@ async def test_map_renders_hovers_clicks_lassos_and_grows_live(
     (folder / "late.png").write_bytes(png_bytes((250, 250, 0)))
     await page.wait_for_selector(f"#map[data-count='{len(COLOURS) + 1}']", timeout=30_000)
     assert errors == []
+
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+FIXTURE_POINTS = 20_000
+
+
+def _fixture_app() -> tuple[web.Application, np.ndarray, np.ndarray]:
+    """A daemon stand-in serving only what the map page needs: 3 planted clusters."""
+    rng = np.random.default_rng(4)
+    centres = np.array([[0.2, 0.3], [0.75, 0.25], [0.5, 0.8]])
+    labels = rng.integers(0, 3, FIXTURE_POINTS)
+    xy = np.clip(centres[labels] + rng.normal(0, 0.04, (FIXTURE_POINTS, 2)), 0, 1)
+    ids = np.arange(1, FIXTURE_POINTS + 1) * 3  # gaps, as after deletions
+    payload = encode_payload(MapPoints.build(ids, xy, labels), "fixture", 1)
+    payload["status"] = "ready"
+    clusters = {
+        "clusters": [
+            {
+                "cluster": c,
+                "label": f"subject{c}",
+                "words": [f"subject{c}"],
+                "size": 1,
+                "representative_id": int(ids[labels == c][0]),
+                "centroid": centres[c].tolist(),
+            }
+            for c in range(3)
+        ]
+    }
+
+    async def albums(request: web.Request) -> web.Response:
+        return web.json_response({"albums": [{"key": "fixture", "name": "Fixture"}]})
+
+    async def map_body(request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(payload), content_type="application/json")
+
+    async def map_clusters(request: web.Request) -> web.Response:
+        return web.json_response(clusters)
+
+    async def no_events(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_get("/api/albums", albums)
+    app.router.add_get("/api/albums/fixture/map", map_body)
+    app.router.add_get("/api/albums/fixture/map/clusters", map_clusters)
+    app.router.add_get("/api/events", no_events)
+    app.router.add_static("/", WEB)
+    return app, ids, labels
+
+
+PIXEL_AT = """([x, y]) => {
+  const canvas = document.querySelector("#map canvas");
+  return Array.from(canvas.getContext("2d").getImageData(Math.round(x), Math.round(y), 1, 1).data);
+}"""
+
+
+async def test_cluster_labels_highlights_and_panning_on_a_large_map(browser) -> None:
+    app, ids, labels = _fixture_app()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        page = await browser.new_page(viewport={"width": 900, "height": 700})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(f"http://127.0.0.1:{port}/map.html")
+        await page.wait_for_selector("#map[data-ready='true']", timeout=20_000)
+        await page.evaluate(RECORD_EVENTS)
+        assert await page.get_attribute("#map", "data-count") == str(FIXTURE_POINTS)
+
+        # Clicking a cluster's label yields exactly that cluster's images as a result set.
+        await page.get_by_role("button", name="subject1 (1)").click()
+        seen = await page.evaluate("window.seen")
+        detail = seen[-1]["detail"]
+        assert seen[-1]["name"] == "photomapd:result-set" and detail["cluster"] == 1
+        assert sorted(detail["ids"]) == sorted(ids[labels == 1].tolist())
+
+        # Highlighted images get a white dot; the current image a yellow ring.
+        target = int(ids[labels == 2][0])
+        await page.evaluate(f"window.photomapdMap.highlight([{target}])")
+        await page.evaluate("window.photomapdMap.drawNow()")
+        spot = await page.evaluate(f"window.photomapdMap.screenPosition({target})")
+        assert (await page.evaluate(PIXEL_AT, [spot["x"], spot["y"]]))[:3] == [255, 255, 255]
+        await page.evaluate(f"window.photomapdMap.setCurrent({target})")
+        await page.evaluate("window.photomapdMap.drawNow()")
+        ring = await page.evaluate(PIXEL_AT, [spot["x"] + 7, spot["y"]])
+        assert ring[0] > 200 and ring[1] > 180 and ring[2] < 80, ring
+
+        # Dragging pans the map by the drag distance.
+        box = await page.locator("#map").bounding_box()
+        assert box is not None
+        start = (box["x"] + 450, box["y"] + 650)
+        await page.mouse.move(*start)
+        await page.mouse.down()
+        await page.mouse.move(start[0] - 100, start[1] - 40, steps=5)
+        await page.mouse.up()
+        moved = await page.evaluate(f"window.photomapdMap.screenPosition({target})")
+        assert moved["x"] == pytest.approx(spot["x"] - 100, abs=1)
+        assert moved["y"] == pytest.approx(spot["y"] - 40, abs=1)
+        assert errors == []
+    finally:
+        await runner.cleanup()
