@@ -248,7 +248,7 @@ class Routes:
             indexes = range(offset, min(total, offset + limit))
             items = [synthetic(total - 1 - i if newest else i) for i in indexes]
             return web.json_response({"items": items, "total": total, "offset": offset, "limit": limit})
-        rows = self.d.album_images(key)
+        rows = self.d.album_images(key) if key != "all" else sorted(self.d.images.values(), key=lambda i: (i.created_at, i.id))
         if request.query.get("favourite") == "1":
             rows = [row for row in rows if row.favourite]
         if newest:

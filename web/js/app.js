@@ -46,7 +46,7 @@ class App {
   async start() {
     this.stream.connect();
     await this.refreshStatus();
-    if (!this.state.album && this.albums.length) this.state.album = this.albums[0].key;
+    if (!this.state.album) this.state.album = this.defaultAlbum();
     writeState(this.state, { push: false });
     this.mapTab.probe();
     this.applyState();
@@ -62,9 +62,19 @@ class App {
     stream.addEventListener("image_added", (event) => this.onImageAdded(event.detail));
     stream.addEventListener("image_updated", (event) => this.onImageUpdated(event.detail));
     stream.addEventListener("image_removed", (event) => this.onImageRemoved(event.detail));
-    stream.addEventListener("progress", (event) => this.status.setIndexing(event.detail));
+    stream.addEventListener("progress", (event) => {
+      this.status.setIndexing(event.detail);
+      this.refreshStatusSoon();
+    });
     stream.addEventListener("model_state", (event) => this.status.setModel(event.detail));
     stream.addEventListener("album_changed", () => this.refreshStatus());
+    // hello: the daemon's current state on every (re)connect; overflow: we fell behind and
+    // missed events, so refetch like after a reconnect.
+    stream.addEventListener("hello", (event) => {
+      this.status.setIndexing(event.detail?.progress);
+      this.status.setModel(event.detail?.model);
+    });
+    stream.addEventListener("overflow", () => this.reload({ keepScroll: true }));
     stream.addEventListener("resync", () => {
       this.refreshStatus();
       this.reload({ keepScroll: true });
@@ -97,7 +107,7 @@ class App {
     this.albumsDialog.addEventListener("changed", async (event) => {
       await this.refreshStatus();
       if (event.detail.key && !this.set?.total) this.update({ album: event.detail.key });
-      if (event.detail.removed === this.state.album) this.update({ album: this.albums[0]?.key || "" });
+      if (event.detail.removed === this.state.album) this.update({ album: this.defaultAlbum() });
     });
     $("#btn-albums").addEventListener("click", () => this.albumsDialog.open());
     $("#btn-settings").addEventListener("click", () => this.settings.open());
@@ -116,10 +126,24 @@ class App {
     }, 5000);
   }
 
+  // One album: show it; several: show them all together (the API's pseudo-album "all").
+  defaultAlbum() {
+    return this.albums.length === 1 ? this.albums[0].key : "all";
+  }
+
   toggleSidebar(force) {
     const open = force ?? !document.body.classList.contains("sidebar-open");
     document.body.classList.toggle("sidebar-open", open);
     $("#btn-sidebar").setAttribute("aria-expanded", String(open));
+  }
+
+  // Album counts move with indexing; refetch at most once a second while events flow.
+  refreshStatusSoon() {
+    if (this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = null;
+      this.refreshStatus();
+    }, 1000);
   }
 
   async refreshStatus() {
@@ -131,7 +155,7 @@ class App {
       this.status.setAlbums(this.albums);
       $("#version").textContent = status.version ? `v${status.version}` : "";
       this.albumsDialog.render(this.albums);
-      this.search.render(this.state, this.albums);
+      this.search.renderAlbums(this.albums, this.state);
       this.renderHeader();
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 0) toast(`Status: ${error.message}`, { kind: "error" });
@@ -160,7 +184,7 @@ class App {
   onPopState() {
     const previous = this.state;
     this.state = readState();
-    if (!this.state.album && this.albums.length) this.state.album = this.albums[0].key;
+    if (!this.state.album) this.state.album = this.defaultAlbum();
     const onlyImage = Object.keys(this.state).every((key) => key === "image" || String(this.state[key]) === String(previous[key]));
     if (!onlyImage) this.applyState();
     else this.syncViewerToState();
@@ -191,7 +215,7 @@ class App {
 
   buildResultSet() {
     const state = this.state;
-    const album = state.album === "*" ? "" : state.album;
+    const album = state.album === "all" ? "" : state.album;
     const queryImage = this.search.queryImage;
     if (state.similar) {
       const id = Number(state.similar);
@@ -213,15 +237,15 @@ class App {
           const paged = { ...query, offset, limit };
           const data = queryImage ? await api.searchWithImage(paged, queryImage, { signal }) : await api.search(paged, { signal });
           const entries = data.results || [];
-          return { entries, total: data.total ?? offset + entries.length };
+          return { entries, total: searchTotal(data, offset, limit, entries.length) };
         },
         { label: "search" },
       );
     }
-    const browseAlbum = album || this.albums[0]?.key || "";
+    const browseAlbum = album || "all";
     return new ResultSet(
       async (offset, limit, signal) => {
-        if (!browseAlbum) return { entries: [], total: 0 };
+        if (!this.albums.length) return { entries: [], total: 0 };
         const data = await api.images(browseAlbum, { offset, limit, order: state.order, favourite: state.fav || "" }, { signal });
         return { entries: data.items.map((image) => ({ image, score: null })), total: data.total };
       },
@@ -282,11 +306,8 @@ class App {
     if (!image || !this.set) return;
     if (this.set.insertLive(image)) this.viewer.refresh();
     const album = this.albums.find((a) => a.key === image.album);
-    if (album) {
-      album.count = (album.count || 0) + 1;
-    } else {
-      this.refreshStatus();
-    }
+    if (!album) this.refreshStatus();
+    else this.refreshStatusSoon();
   }
 
   onImageUpdated(data) {
@@ -333,8 +354,8 @@ class App {
       for (const key of FILTER_KEYS) if (state[key]) parts.push(`${key}: ${state[key]}`);
       title.textContent = `${parts.join(", ") || "Search"} · ${count} results`;
     } else if (set.label === "browse") {
-      const album = this.albums.find((a) => a.key === (state.album === "*" ? this.albums[0]?.key : state.album));
-      title.textContent = `${album ? album.name || album.key : "Gallery"} · ${count} images${state.fav ? " · favourites" : ""}`;
+      const album = this.albums.find((a) => a.key === state.album);
+      title.textContent = `${album ? album.name || album.key : "All albums"} · ${count} images${state.fav ? " · favourites" : ""}`;
     } else title.textContent = `${set.label} · ${count} images`;
     this.renderEmpty();
   }
@@ -379,6 +400,14 @@ class App {
       h("button", { type: "button", class: "btn", onclick: () => this.reload() }, "Try again"),
     );
   }
+}
+
+// The search API pages with offset/limit; a full page means there may be more, so leave room
+// for one more page (placeholders) until a short page tells the real end.
+function searchTotal(data, offset, limit, received) {
+  const seen = offset + received;
+  if (typeof data.total === "number" && data.total > seen) return data.total;
+  return received === limit ? seen + limit : seen;
 }
 
 const app = new App();

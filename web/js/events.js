@@ -1,6 +1,8 @@
 // Live push channel: wraps EventSource(/api/events), re-emits daemon events and tracks connection health.
 
 export const EVENT_KINDS = [
+  "hello",
+  "overflow",
   "image_added",
   "image_updated",
   "image_removed",

@@ -140,6 +140,8 @@ export class Gallery extends EventTarget {
   recycle(tile) {
     tile.style.display = "none";
     tile.dataset.index = "";
+    tile.dataset.id = "";
+    tile.removeAttribute("id");
     this.spare.push(tile);
   }
 

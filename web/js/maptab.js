@@ -39,7 +39,7 @@ export class MapTab {
   }
 
   ensureFrame() {
-    const album = this.app.state.album === "*" ? "" : this.app.state.album;
+    const album = this.app.state.album === "all" ? "" : this.app.state.album;
     const src = `./map.html${album ? `?album=${encodeURIComponent(album)}` : ""}`;
     let frame = this.panel.querySelector("iframe");
     if (frame && frame.dataset.src === src) return;

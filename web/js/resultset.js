@@ -107,7 +107,7 @@ export class ResultSet extends EventTarget {
 
   // Live events from the daemon.
   insertLive(image) {
-    if (!this.live || image.album !== this.live.album) return false;
+    if (!this.live || (this.live.album !== "all" && image.album !== this.live.album)) return false;
     if (this.indexOfId(image.id) !== -1) return this.updateLive(image);
     if (this.live.favourite && !image.favourite) return false;
     const entry = { image, score: null, fresh: true };

@@ -1,7 +1,7 @@
 // Search box (text, negative text + weight, image by upload / drop / paste) and the filter
 // sidebar (album, order, favourites, facets). Emits "change" with a partial state.
 
-import { api, supports } from "./api.js";
+import { api } from "./api.js";
 import { $, h, toast } from "./dom.js";
 
 export class SearchPanel extends EventTarget {
@@ -146,12 +146,21 @@ export class SearchPanel extends EventTarget {
     this.weight.value = String(state.nw);
     this.weightOut.textContent = Number(state.nw).toFixed(2);
     if (state.negative && this.negativeRow.hidden) this.showNegative(true);
+    this.renderAlbums(albums, state);
+    this.renderFilters(state);
+  }
+
+  // Album list only (status refreshes): never touches what the user is typing.
+  renderAlbums(albums, state) {
     const select = $("#album-select");
     const options = albums.map((album) => h("option", { value: album.key }, `${album.name || album.key} (${album.count ?? 0})`));
-    if (albums.length > 1) options.unshift(h("option", { value: "*" }, "All albums (search)"));
+    if (albums.length !== 1) options.unshift(h("option", { value: "all" }, "All albums"));
     select.replaceChildren(...options);
     select.value = state.album;
     select.disabled = albums.length < 2;
+  }
+
+  renderFilters(state) {
     const order = $("#order-toggle");
     order.dataset.order = state.order;
     order.textContent = state.order === "newest" ? "Newest first" : "Oldest first";
@@ -160,7 +169,7 @@ export class SearchPanel extends EventTarget {
     const filters = $("#filters-form");
     for (const key of ["prompt", "since", "until"]) filters.elements[key].value = state[key] || "";
     for (const key of ["model", "lora", "generator"]) this.ensureOption(filters.elements[key], state[key]);
-    this.loadFacets(state.album === "*" ? "" : state.album, state);
+    this.loadFacets(state.album, state);
   }
 
   ensureOption(select, value) {
@@ -174,15 +183,12 @@ export class SearchPanel extends EventTarget {
     const box = $("#facet-filters");
     if (!album || this.facetsAlbum === album) return;
     this.facetsAlbum = album;
-    if (!(await supports("facets", () => api.facets(album)))) {
-      box.hidden = true;
-      return;
-    }
     let facets;
     try {
       facets = await api.facets(album);
-    } catch (error) {
-      this.facetsAlbum = null;
+    } catch {
+      // No facets route (metadata feature not in this build) or no facets for "all": hide.
+      box.hidden = true;
       return;
     }
     box.hidden = false;
