@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from photomapd import scanner
 from photomapd.changes import Change, ChangeKind
-from photomapd.config import AlbumConfig, Config, ConfigError, validate_album_key
+from photomapd.config import (
+    AlbumConfig,
+    AlbumError,
+    Config,
+    ConfigError,
+    key_from_name,
+    validate_album_key,
+)
 from photomapd.events import EventBus, EventKind
 from photomapd.pipeline import Pipeline
 from photomapd.store import Store
@@ -21,21 +27,15 @@ from photomapd.watcher import FolderWatcher
 log = logging.getLogger(__name__)
 
 
-class AlbumError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def key_from_name(name: str) -> str:
-    key = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
-    return key or "album"
-
-
 class AlbumService:
-    def __init__(self, config: Config, store: Store, pipeline: Pipeline, watcher: FolderWatcher,
-                 events: EventBus) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        pipeline: Pipeline,
+        watcher: FolderWatcher,
+        events: EventBus,
+    ) -> None:
         self.config = config
         self.store = store
         self.pipeline = pipeline
@@ -50,11 +50,18 @@ class AlbumService:
     def get(self, key: str) -> AlbumConfig:
         album = self.config.album(key)
         if album is None:
-            raise AlbumError("album_not_found", f"no album with key {key!r}; GET /api/albums lists them")
+            raise AlbumError(
+                "album_not_found", f"no album with key {key!r}; GET /api/albums lists them"
+            )
         return album
 
-    async def create(self, name: str, folders: list[str], key: str | None = None,
-                     exclude: list[str] | None = None) -> AlbumConfig:
+    async def create(
+        self,
+        name: str,
+        folders: list[str],
+        key: str | None = None,
+        exclude: list[str] | None = None,
+    ) -> AlbumConfig:
         key = key or key_from_name(name)
         try:
             validate_album_key(key)
@@ -69,8 +76,13 @@ class AlbumService:
         self.events.publish(EventKind.ALBUM_CHANGED, {"key": key, "change": "created"})
         return album
 
-    async def update(self, key: str, name: str | None = None, folders: list[str] | None = None,
-                     exclude: list[str] | None = None) -> AlbumConfig:
+    async def update(
+        self,
+        key: str,
+        name: str | None = None,
+        folders: list[str] | None = None,
+        exclude: list[str] | None = None,
+    ) -> AlbumConfig:
         album = self.get(key)
         if name is not None:
             album.name = name
@@ -118,7 +130,7 @@ class AlbumService:
         problems = self.watcher.watch_album(album)
         for problem in problems:
             log.warning("album %s: %s", album.key, problem)
-        asyncio.create_task(self.reconcile(album.key))
+        self.pipeline.spawn(self.reconcile(album.key))
 
     async def start_all(self) -> None:
         for album in self.config.albums:
@@ -139,7 +151,7 @@ class AlbumService:
                 for path in result.removed:
                     await self.pipeline.handle_deleted(key, Path(path))
             # A reconcile also gives owed embeddings another chance (model back, or changed).
-            self.pipeline.catch_up_wanted.set()
+            self.pipeline.retry_model_now()
             summary = {
                 "album": key,
                 "queued": len(result.new_or_changed),
@@ -150,8 +162,14 @@ class AlbumService:
                 "finished_at": time.time(),
             }
             self.last_reconcile[key] = summary
-            log.info("reconciled %s: %d new or changed, %d removed, %d unchanged in %.2f s", key,
-                     summary["queued"], summary["removed"], summary["unchanged"], summary["seconds"])
+            log.info(
+                "reconciled %s: %d new or changed, %d removed, %d unchanged in %.2f s",
+                key,
+                summary["queued"],
+                summary["removed"],
+                summary["unchanged"],
+                summary["seconds"],
+            )
             return summary
         finally:
             self._reconciling.discard(key)
@@ -160,7 +178,11 @@ class AlbumService:
         counts = (await self.store.album_counts()).get(album.key, {})
         folders = [{"path": str(folder), "exists": folder.is_dir()} for folder in album.folders]
         missing = [folder["path"] for folder in folders if not folder["exists"]]
-        state = "folder missing" if missing else ("indexing" if album.key in self._reconciling else "ready")
+        state = (
+            "folder missing"
+            if missing
+            else ("indexing" if album.key in self._reconciling else "ready")
+        )
         return {
             "key": album.key,
             "name": album.name,
@@ -170,7 +192,11 @@ class AlbumService:
             "failed": counts.get("error", 0),
             "pending": counts.get("pending", 0),
             "state": state,
-            "problem": (f"folder missing: {', '.join(missing)} — reconnect the drive or edit the "
-                        "album; its index is kept") if missing else None,
+            "problem": (
+                f"folder missing: {', '.join(missing)} — reconnect the drive or edit the "
+                "album; its index is kept"
+            )
+            if missing
+            else None,
             "last_reconcile": self.last_reconcile.get(album.key),
         }

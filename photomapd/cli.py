@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import photomapd
-from photomapd.albums import AlbumError, key_from_name
-from photomapd.config import AlbumConfig, Config, ConfigError, load_config, resolve_data_dir
+from photomapd.config import (
+    AlbumConfig,
+    AlbumError,
+    Config,
+    ConfigError,
+    key_from_name,
+    load_config,
+    resolve_data_dir,
+)
 from photomapd.discovery import find_invokeai_root
 
 log = logging.getLogger(__name__)
@@ -28,19 +35,32 @@ log = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photomapd", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"photomapd {photomapd.__version__}")
-    parser.add_argument("--data-dir", help="config, database, index and cache folder "
-                        "(default: PHOTOMAPD_DATA_DIR or the platform's user data folder)")
+    parser.add_argument(
+        "--data-dir",
+        help="config, database, index and cache folder "
+        "(default: PHOTOMAPD_DATA_DIR or the platform's user data folder)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command")
 
     run = commands.add_parser("run", help="start the daemon (tray when a display exists)")
     run.add_argument("--headless", action="store_true", help="no tray icon")
-    run.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 = LAN mode, needs a token)")
+    run.add_argument(
+        "--host", help="address to bind (default 127.0.0.1; 0.0.0.0 = LAN mode, needs a token)"
+    )
     run.add_argument("--port", type=int, help="port (default 8050)")
-    run.add_argument("--root", help="InvokeAI root folder (default: INVOKEAI_ROOT, then ~/invokeai)")
-    run.add_argument("--token", help="access token for LAN mode (default: PHOTOMAPD_TOKEN, else generated)")
-    run.add_argument("--polling", action="store_true", help="poll folders instead of native watching")
-    run.add_argument("folders", nargs="*", help="folders to index (default: InvokeAI's outputs/images)")
+    run.add_argument(
+        "--root", help="InvokeAI root folder (default: INVOKEAI_ROOT, then ~/invokeai)"
+    )
+    run.add_argument(
+        "--token", help="access token for LAN mode (default: PHOTOMAPD_TOKEN, else generated)"
+    )
+    run.add_argument(
+        "--polling", action="store_true", help="poll folders instead of native watching"
+    )
+    run.add_argument(
+        "folders", nargs="*", help="folders to index (default: InvokeAI's outputs/images)"
+    )
 
     index = commands.add_parser("index", help="index a folder once, with a progress bar, and exit")
     index.add_argument("folder")
@@ -79,8 +99,14 @@ def setup_logging(config: Config | None, verbose: bool) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if config is not None:
         config.logs_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
-            config.logs_dir / "photomapd.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"))
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                config.logs_dir / "photomapd.log",
+                maxBytes=5_000_000,
+                backupCount=3,
+                encoding="utf-8",
+            )
+        )
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -104,8 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is not None:  # subcommands added by cli_desktop carry their own handler
         return int(handler(args, config) or 0)
-    commands = {"run": command_run, "index": command_index, "search": command_search,
-                "status": command_status, "albums": command_albums}
+    commands = {
+        "run": command_run,
+        "index": command_index,
+        "search": command_search,
+        "status": command_status,
+        "albums": command_albums,
+    }
     try:
         return commands[args.command](args, config)
     except KeyboardInterrupt:
@@ -175,15 +206,24 @@ def ensure_default_albums(config: Config, folders: list[str], root: str | None) 
     if not config.albums:
         found = find_invokeai_root(root)
         if found is None:
-            log.warning("no InvokeAI root found (--root, INVOKEAI_ROOT, ~/invokeai); add a folder "
-                        "with `photomapd albums add NAME FOLDER` or in the UI")
+            log.warning(
+                "no InvokeAI root found (--root, INVOKEAI_ROOT, ~/invokeai); add a folder "
+                "with `photomapd albums add NAME FOLDER` or in the UI"
+            )
         elif not found.images_dir.is_dir():
-            log.warning("InvokeAI root %s has no %s yet; it is added once it exists",
-                        found.root, found.images_dir)
+            log.warning(
+                "InvokeAI root %s has no %s yet; it is added once it exists",
+                found.root,
+                found.images_dir,
+            )
         else:
             config.albums.append(AlbumConfig("invokeai", "InvokeAI", [found.images_dir]))
             config.invokeai_root = found.root
-            log.info("indexing InvokeAI images in %s (root found by %s)", found.images_dir, found.how_found)
+            log.info(
+                "indexing InvokeAI images in %s (root found by %s)",
+                found.images_dir,
+                found.how_found,
+            )
             changed = True
     if changed:
         config.save()
@@ -199,13 +239,18 @@ def _unique_key(config: Config, key: str) -> str:
 # --- talking to a running daemon -----------------------------------------------------------
 
 
-def api_call(config: Config, method: str, path: str, body: dict[str, Any] | None = None,
-             timeout: float = 30) -> Any:
+def api_call(
+    config: Config, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30
+) -> Any:
     """Raises ConnectionError when no daemon answers."""
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://{host}:{config.port}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://{host}:{config.port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
     if config.token:
         request.add_header("Authorization", f"Bearer {config.token}")
     try:
@@ -229,9 +274,13 @@ def command_status(args: argparse.Namespace, config: Config) -> int:
         return 1
     model, indexing = status["model"], status["indexing"]
     print(f"photomapd {status['version']} at {status['url']} — {status['total_images']} images")
-    print(f"model: {model['name']} ({model['state']}{': ' + model['error'] if model['error'] else ''})")
-    print(f"indexing: {indexing['queued']} queued, {indexing['done']} done, {indexing['failed']} failed"
-          f"{' (paused)' if indexing['paused'] else ''}")
+    print(
+        f"model: {model['name']} ({model['state']}{': ' + model['error'] if model['error'] else ''})"
+    )
+    print(
+        f"indexing: {indexing['queued']} queued, {indexing['done']} done, {indexing['failed']} failed"
+        f"{' (paused)' if indexing['paused'] else ''}"
+    )
     for album in status["albums"]:
         problem = f" — {album['problem']}" if album.get("problem") else ""
         print(f"  {album['key']}: {album['count']} images, {album['failed']} failed{problem}")
@@ -251,12 +300,18 @@ def command_albums(args: argparse.Namespace, config: Config) -> int:
 def _albums_via_api(args: argparse.Namespace, config: Config) -> int:
     if args.album_command == "list":
         for album in api_call(config, "GET", "/api/albums", timeout=5)["albums"]:
-            folders = ", ".join(f["path"] + ("" if f["exists"] else " (missing)") for f in album["folders"])
+            folders = ", ".join(
+                f["path"] + ("" if f["exists"] else " (missing)") for f in album["folders"]
+            )
             print(f"{album['key']}\t{album['name']}\t{album['count']} images\t{folders}")
     elif args.album_command == "add":
         folders = [str(Path(folder).expanduser().resolve()) for folder in args.folders]
-        album = api_call(config, "POST", "/api/albums", {"name": args.name, "folders": folders,
-                                                          "key": args.key, "exclude": args.exclude})
+        album = api_call(
+            config,
+            "POST",
+            "/api/albums",
+            {"name": args.name, "folders": folders, "key": args.key, "exclude": args.exclude},
+        )
         print(f"added album {album['key']}; indexing started")
     else:
         api_call(config, "DELETE", f"/api/albums/{args.key}")
@@ -317,8 +372,14 @@ async def _index_once(config: Config, folder: Path, key: str | None) -> int:
 def command_search(args: argparse.Namespace, config: Config) -> int:
     from urllib.parse import urlencode
 
-    query = urlencode({"q": args.text, "negative": args.negative, "limit": args.limit,
-                       **({"album": args.album} if args.album else {})})
+    query = urlencode(
+        {
+            "q": args.text,
+            "negative": args.negative,
+            "limit": args.limit,
+            **({"album": args.album} if args.album else {}),
+        }
+    )
     try:
         results = api_call(config, "GET", f"/api/search?{query}", timeout=120)["results"]
     except ConnectionError:
@@ -327,7 +388,9 @@ def command_search(args: argparse.Namespace, config: Config) -> int:
         from photomapd.one_shot import search_offline
 
         try:
-            results = asyncio.run(search_offline(config, args.text, args.negative, args.album, args.limit))
+            results = asyncio.run(
+                search_offline(config, args.text, args.negative, args.album, args.limit)
+            )
         except RuntimeError as error:
             print(f"photomapd: {error}", file=sys.stderr)
             return 1

@@ -124,6 +124,20 @@ class Config:
         os.replace(temporary, self.config_path)
 
 
+class AlbumError(Exception):
+    """An album operation cannot be done; `code` is stable for the API, `message` for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def key_from_name(name: str) -> str:
+    key = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
+    return key or "album"
+
+
 def validate_album_key(key: str) -> None:
     if not ALBUM_KEY_PATTERN.match(key):
         raise ConfigError(

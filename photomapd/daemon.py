@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import signal
@@ -33,20 +34,33 @@ class StartupError(Exception):
 
 
 class Daemon:
-    def __init__(self, config: Config, embedder: Embedder | None = None,
-                 read_metadata: MetadataReader | None = None, force_polling: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        embedder: Embedder | None = None,
+        read_metadata: MetadataReader | None = None,
+        force_polling: bool = False,
+    ) -> None:
         self.config = config
         self.started_at = time.time()
         self.events = EventBus()
         self.store = Store(config.database_path)
         self.embedder = embedder or Embedder(
-            config.model.name, config.model.pretrained, config.model.device,
-            config.model.idle_unload_seconds, cache_dir=config.cache_dir / "models",
+            config.model.name,
+            config.model.pretrained,
+            config.model.device,
+            config.model.idle_unload_seconds,
+            cache_dir=config.cache_dir / "models",
         )
         self.vectors = VectorSpace(config.data_dir, self.embedder.model_id)
         self.pipeline = Pipeline(
-            self.store, self.embedder, self.vectors, self.events, config.thumbnails_dir,
-            read_metadata or default_metadata_reader(), batch_size=config.model.batch_size,
+            self.store,
+            self.embedder,
+            self.vectors,
+            self.events,
+            config.thumbnails_dir,
+            read_metadata or default_metadata_reader(),
+            batch_size=config.model.batch_size,
         )
         self.searcher = Searcher(self.store, self.pipeline, self.vectors)
         self.force_polling = force_polling
@@ -63,9 +77,12 @@ class Daemon:
         self.config.ensure_dirs()
         await self.store.open()
         await self.vectors.sync(self.store)
-        self.watcher = FolderWatcher(asyncio.get_running_loop(), self.pipeline.submit,
-                                     force_polling=self.force_polling)
-        self.albums = AlbumService(self.config, self.store, self.pipeline, self.watcher, self.events)
+        self.watcher = FolderWatcher(
+            asyncio.get_running_loop(), self.pipeline.submit, force_polling=self.force_polling
+        )
+        self.albums = AlbumService(
+            self.config, self.store, self.pipeline, self.watcher, self.events
+        )
         self.pipeline.start()
         app = create_app(self)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -80,7 +97,9 @@ class Daemon:
                     f"port {self.config.port} on {self.config.host} is already in use (another "
                     "photomapd or another program); stop it, or start with --port N"
                 ) from error
-            raise StartupError(f"cannot listen on {self.config.host}:{self.config.port}: {error}") from error
+            raise StartupError(
+                f"cannot listen on {self.config.host}:{self.config.port}: {error}"
+            ) from error
         self.url = _public_url(self.config.host, _bound_port(self.runner) or self.config.port)
         await self.albums.start_all()
         purged = await self.store.purge_missing(MISSING_ROWS_KEPT_SECONDS)
@@ -101,16 +120,17 @@ class Daemon:
 
     async def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while (self.pipeline.in_flight or self.pipeline.prepared.qsize()) and time.monotonic() < deadline:
+        while (
+            self.pipeline.in_flight or self.pipeline.prepared.qsize()
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            # Windows, or not the main thread (tray mode): the tray's Quit stops us instead.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_requested.set)
-            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-                pass
         await self.start()
         try:
             await self.stop_requested.wait()

@@ -43,7 +43,9 @@ def images_dir_of(root: Path) -> Path:
         try:
             document = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
-            log.warning("could not read %s (%s); assuming outputs/ under the root", config_file, error)
+            log.warning(
+                "could not read %s (%s); assuming outputs/ under the root", config_file, error
+            )
             document = {}
         configured = _find_outputs_dir(document)
         if configured:

@@ -7,6 +7,7 @@ Stages are connected by queues so decoding the next images overlaps embedding th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -95,6 +96,7 @@ class Pipeline:
         self.catch_up_wanted = asyncio.Event()
         self.last_model_failure = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
+        self._background: set[asyncio.Task[Any]] = set()
         self._last_progress = 0.0
         self.on_album_folder_deleted: Callable[[str, Path], None] | None = None
 
@@ -111,9 +113,9 @@ class Pipeline:
         self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="housekeeping"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._background]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
         self._tasks = []
         self.io_pool.shutdown(wait=True, cancel_futures=True)
         self.model_pool.shutdown(wait=True, cancel_futures=True)
@@ -126,6 +128,11 @@ class Pipeline:
     def pause(self) -> None:
         self.unpaused.clear()
         self.publish_progress(force=True)
+
+    def retry_model_now(self) -> None:
+        """Update Index and similar user actions: try the model again without waiting."""
+        self.last_model_failure = 0.0
+        self.catch_up_wanted.set()
 
     def resume(self) -> None:
         self.unpaused.set()
@@ -154,6 +161,13 @@ class Pipeline:
             self._last_progress = now
             self.events.publish(EventKind.PROGRESS, self.progress())
 
+    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        """A fire-and-forget task that is kept referenced (and cancelled on stop)."""
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     # --- intake --------------------------------------------------------------------------
 
     def submit(self, change: Change) -> None:
@@ -164,9 +178,9 @@ class Pipeline:
                 self.pending[key] = PendingFile(change.album, change.path, change.from_scan)
         elif change.kind == ChangeKind.DELETED:
             self.pending.pop((change.album, change.path), None)
-            asyncio.create_task(self.handle_deleted(change.album, change.path))
+            self.spawn(self.handle_deleted(change.album, change.path))
         elif change.kind == ChangeKind.MOVED and change.dest is not None:
-            asyncio.create_task(self.handle_moved(change.album, change.path, change.dest))
+            self.spawn(self.handle_moved(change.album, change.path, change.dest))
 
     async def handle_deleted(self, album: str, path: Path) -> None:
         known = await self.store.known_files(album)
@@ -181,8 +195,11 @@ class Pipeline:
     async def handle_moved(self, album: str, source: Path, dest: Path) -> None:
         known = await self.store.known_files(album)
         prefix = str(source) + os.sep
-        moved = [(p, str(dest) + p[len(str(source)):]) for p in known
-                 if p == str(source) or p.startswith(prefix)]
+        moved = [
+            (p, str(dest) + p[len(str(source)) :])
+            for p in known
+            if p == str(source) or p.startswith(prefix)
+        ]
         if not moved and dest.is_file():
             self.submit(Change(ChangeKind.CREATED, album, dest))
         for old_path, new_path in moved:
@@ -223,24 +240,26 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         while True:
             pending = await self.ready.get()
-            await self.unpaused.wait()
             self.in_flight += 1
             try:
-                preprocess = self.embedder.preprocess if self.embedder.state == ModelState.READY else None
+                await self.unpaused.wait()
                 prepared = await loop.run_in_executor(
-                    self.io_pool, prepare_file, pending.album, pending.path,
-                    self.thumbnails_dir, self.read_metadata, preprocess,
+                    self.io_pool,
+                    prepare_file,
+                    pending.album,
+                    pending.path,
+                    self.thumbnails_dir,
+                    self.read_metadata,
+                    self.embedder.preprocess,
                 )
+                await self.prepared.put(prepared)
             except (imaging.ImageError, OSError) as error:
                 await self._decode_failed(pending, error)
-                continue
             except Exception as error:  # a bug in one file's handling must not stop the worker
                 log.exception("unexpected failure preparing %s", pending.path)
                 await self._decode_failed(pending, error)
-                continue
             finally:
                 self.in_flight -= 1
-            await self.prepared.put(prepared)
 
     async def _decode_failed(self, pending: PendingFile, error: Exception) -> None:
         try:
@@ -270,17 +289,18 @@ class Pipeline:
     async def _embed_loop(self) -> None:
         while True:
             batch = [await self.prepared.get()]
-            deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-            while len(batch) < self.batch_size:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
-                except TimeoutError:
-                    break
-            self.in_flight += len(batch)
+            self.in_flight += 1  # counted at once, so "queued" never dips to 0 mid-flight
             try:
+                deadline = time.monotonic() + BATCH_WINDOW_SECONDS
+                while len(batch) < self.batch_size:
+                    timeout = deadline - time.monotonic()
+                    if timeout <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
+                    except TimeoutError:
+                        break
+                    self.in_flight += 1
                 vectors = await self._embed_batch(batch)
                 await self._write_batch(batch, vectors)
             except Exception:
@@ -288,12 +308,19 @@ class Pipeline:
             finally:
                 self.in_flight -= len(batch)
 
-    async def ensure_model(self) -> bool:
-        """Load the model on the model thread; False (with state unavailable) when it can't be."""
+    async def ensure_model(self, on_demand: bool = False) -> bool:
+        """Load the model on the model thread; False (with state unavailable) when it can't be.
+
+        After a failure, background work retries every model_retry_seconds; a user's request
+        (on_demand) retries at once unless the last try was moments ago.
+        """
         if self.embedder.state == ModelState.READY:
             return True
-        if (self.embedder.state == ModelState.UNAVAILABLE
-                and time.monotonic() - self.last_model_failure < self.model_retry_seconds):
+        backoff = 2.0 if on_demand else self.model_retry_seconds
+        if (
+            self.embedder.state == ModelState.UNAVAILABLE
+            and time.monotonic() - self.last_model_failure < backoff
+        ):
             return False
         self.events.publish(EventKind.MODEL_STATE, {**self.model_status(), "state": "loading"})
         loop = asyncio.get_running_loop()
@@ -359,7 +386,9 @@ class Pipeline:
 
     # --- stage 4: one transaction, then usearch, then events -----------------------------
 
-    async def _write_batch(self, batch: list[PreparedImage], vectors: list[np.ndarray | None]) -> None:
+    async def _write_batch(
+        self, batch: list[PreparedImage], vectors: list[np.ndarray | None]
+    ) -> None:
         model_id = self.embedder.model_id
         added_ids: list[int] = []
         added_vectors: list[np.ndarray] = []
@@ -386,7 +415,9 @@ class Pipeline:
             self.catch_up_wanted.set()
         self.publish_progress(force=self.queued == 0)
 
-    async def _save(self, item: PreparedImage, model_id: str, vector: np.ndarray | None) -> tuple[int, bool]:
+    async def _save(
+        self, item: PreparedImage, model_id: str, vector: np.ndarray | None
+    ) -> tuple[int, bool]:
         moved_id = await self.store.find_moved(item.album, item.content_hash)
         if moved_id is not None and not await self._path_known(item.album, item.path):
             await self.store.move(moved_id, str(item.path), item.size, item.mtime)
@@ -394,10 +425,17 @@ class Pipeline:
                 await self.store.put_embeddings(model_id, [(moved_id, vector)])
             return moved_id, True
         record = IndexedImage(
-            image_id=0, size=item.size, mtime=item.mtime, content_hash=item.content_hash,
-            width=item.width, height=item.height, metadata_json=item.metadata_json,
-            raw_metadata_json=item.raw_metadata_json, parser_version=item.parser_version,
-            thumbnail=item.thumbnail, model_id=model_id if vector is not None else None,
+            image_id=0,
+            size=item.size,
+            mtime=item.mtime,
+            content_hash=item.content_hash,
+            width=item.width,
+            height=item.height,
+            metadata_json=item.metadata_json,
+            raw_metadata_json=item.raw_metadata_json,
+            parser_version=item.parser_version,
+            thumbnail=item.thumbnail,
+            model_id=model_id if vector is not None else None,
             vector=vector,
         )
         return await self.store.save_indexed(item.album, str(item.path), record)
@@ -413,10 +451,8 @@ class Pipeline:
     async def _catch_up_loop(self) -> None:
         """Embed images indexed while the model was unavailable (or indexed by another model)."""
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.catch_up_wanted.wait(), self.model_retry_seconds)
-            except TimeoutError:
-                pass
             self.catch_up_wanted.clear()
             await self.unpaused.wait()
             try:
@@ -438,13 +474,31 @@ class Pipeline:
                     self.io_pool, imaging.open_image, Path(row["path"]), 256
                 )
             except (imaging.ImageError, OSError) as error:
-                await self.store.save_error(row["album"], row["path"], row["size"], row["mtime"],
-                                            f"{error}. It is retried when it changes.")
+                await self.store.save_error(
+                    row["album"],
+                    row["path"],
+                    row["size"],
+                    row["mtime"],
+                    f"{error}. It is retried when it changes.",
+                )
                 continue
-            items.append(PreparedImage(
-                row["album"], Path(row["path"]), row["size"], row["mtime"], "", 0, 0,
-                None, None, None, None, image=image, image_id=row["id"],
-            ))
+            items.append(
+                PreparedImage(
+                    row["album"],
+                    Path(row["path"]),
+                    row["size"],
+                    row["mtime"],
+                    "",
+                    0,
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    image=image,
+                    image_id=row["id"],
+                )
+            )
         if not items:
             return True
         vectors = await loop.run_in_executor(self.model_pool, self._embed_blocking, items)

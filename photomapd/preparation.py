@@ -53,12 +53,15 @@ def default_metadata_reader() -> MetadataReader:
     def read(path: Path) -> tuple[str | None, str | None, int | None]:
         try:
             result = metadata.read_metadata(path)
-        except Exception as error:  # the parser promises not to raise; a bug must not lose the image
+        except (
+            Exception
+        ) as error:  # the parser promises not to raise; a bug must not lose the image
             log.warning("metadata parser failed on %s: %s", path, error)
             return None, None, None
         summary = json.dumps(result.summary, ensure_ascii=False, default=str)
-        raw = json.dumps({"chunks": result.raw, "warnings": result.warnings},
-                         ensure_ascii=False, default=str)
+        raw = json.dumps(
+            {"chunks": result.raw, "warnings": result.warnings}, ensure_ascii=False, default=str
+        )
         return summary, raw, int(metadata.PARSER_VERSION)
 
     return read
@@ -80,13 +83,33 @@ def prepare_file(
     original_width, original_height = imaging.image_size(path)
     thumbnail = _thumbnail_for(path, image, content_hash, thumbnails_dir)
     metadata_json, raw_json, parser_version = read_metadata(path)
-    tensor = preprocess(image) if preprocess is not None else None
+    tensor = _try_preprocess(preprocess, image)
     return PreparedImage(
-        album=album, path=path, size=stat.st_size, mtime=stat.st_mtime,
-        content_hash=content_hash, width=original_width, height=original_height,
-        thumbnail=thumbnail, metadata_json=metadata_json, raw_metadata_json=raw_json,
-        parser_version=parser_version, image=image, tensor=tensor,
+        album=album,
+        path=path,
+        size=stat.st_size,
+        mtime=stat.st_mtime,
+        content_hash=content_hash,
+        width=original_width,
+        height=original_height,
+        thumbnail=thumbnail,
+        metadata_json=metadata_json,
+        raw_metadata_json=raw_json,
+        parser_version=parser_version,
+        image=image,
+        tensor=tensor,
     )
+
+
+def _try_preprocess(preprocess: Callable[[Image.Image], Any] | None, image: Image.Image) -> Any:
+    """Preprocessing early is an optimisation: without it the model thread does it later."""
+    if preprocess is None:
+        return None
+    try:
+        return preprocess(image)
+    except Exception as error:  # e.g. the model config itself is unavailable
+        log.debug("preprocessing deferred: %s", error)
+        return None
 
 
 def _thumbnail_for(path: Path, image: Image.Image, content_hash: str, thumbnails_dir: Path) -> str:

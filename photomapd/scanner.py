@@ -62,7 +62,12 @@ def reconcile(album: AlbumConfig, known: dict[str, KnownFile]) -> ScanResult:
             result.missing_folders.append(folder)
     for path, (size, mtime) in on_disk.items():
         row = known.get(path)
-        if row is None or row.size != size or row.mtime != mtime or row.status in ("pending", "missing"):
+        if (
+            row is None
+            or row.size != size
+            or row.mtime != mtime
+            or row.status in ("pending", "missing")
+        ):
             result.new_or_changed.append(Path(path))
         else:
             result.unchanged += 1

@@ -47,7 +47,7 @@ class Searcher:
         self.vectors = vectors
 
     async def _require_model(self) -> None:
-        if not await self.pipeline.ensure_model():
+        if not await self.pipeline.ensure_model(on_demand=True):
             reason = self.pipeline.embedder.error or "the model could not be loaded"
             raise SearchUnavailable(f"model unavailable: {reason}")
 
@@ -83,7 +83,9 @@ class Searcher:
         vector = await self.query_vector(query)
         return await self.nearest(vector, query.album, query.limit + query.offset, query.offset)
 
-    async def similar(self, image_id: int, album: str | None, limit: int, offset: int = 0) -> list[SearchHit]:
+    async def similar(
+        self, image_id: int, album: str | None, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
         vector = await self.store.embedding(image_id, self.pipeline.embedder.model_id)
         if vector is None:
             if self.pipeline.embedder.state == ModelState.UNAVAILABLE:
@@ -93,7 +95,9 @@ class Searcher:
         hits = [hit for hit in hits if hit.image_id != image_id]
         return hits[offset : offset + limit]
 
-    async def nearest(self, vector: np.ndarray, album: str | None, k: int, offset: int) -> list[SearchHit]:
+    async def nearest(
+        self, vector: np.ndarray, album: str | None, k: int, offset: int
+    ) -> list[SearchHit]:
         allowed = await self.store.ids_in_album(album) if album else None
         found = await asyncio.to_thread(self.vectors.search, vector, k, allowed)
         return [SearchHit(image_id, score) for image_id, score in found[offset:]]

@@ -123,7 +123,9 @@ class Store:
         version = int(row[0]) if row else 0
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("migrating database %s to version %d", self.path, number)
-            await connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+            await connection.executescript(
+                f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;"
+            )
 
     @property
     def writer(self) -> aiosqlite.Connection:
@@ -165,7 +167,10 @@ class Store:
         rows = await self.fetch_all(
             "SELECT id, path, size, mtime, status FROM images WHERE album = ?", (album,)
         )
-        return {row["path"]: KnownFile(row["id"], row["size"], row["mtime"], row["status"]) for row in rows}
+        return {
+            row["path"]: KnownFile(row["id"], row["size"], row["mtime"], row["status"])
+            for row in rows
+        }
 
     async def save_indexed(self, album: str, path: str, image: IndexedImage) -> tuple[int, bool]:
         """Insert or update the row for a file with everything learned; returns (id, is_new)."""
@@ -175,9 +180,16 @@ class Store:
             )
             existing = await cursor.fetchone()
             values = (
-                image.size, image.mtime, image.content_hash, image.width, image.height,
-                time.time(), image.metadata_json, image.raw_metadata_json,
-                image.parser_version, image.thumbnail,
+                image.size,
+                image.mtime,
+                image.content_hash,
+                image.width,
+                image.height,
+                time.time(),
+                image.metadata_json,
+                image.raw_metadata_json,
+                image.parser_version,
+                image.thumbnail,
             )
             if existing:
                 image_id = int(existing[0])
@@ -411,7 +423,8 @@ class Store:
 
     async def embedding(self, image_id: int, model_id: str) -> np.ndarray | None:
         row = await self.fetch_one(
-            "SELECT vector FROM embeddings WHERE image_id = ? AND model_id = ?", (image_id, model_id)
+            "SELECT vector FROM embeddings WHERE image_id = ? AND model_id = ?",
+            (image_id, model_id),
         )
         return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
 

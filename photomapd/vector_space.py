@@ -53,9 +53,15 @@ class VectorSpace:
             self.index = index
             log.info("vector index loaded: %d vectors (%s)", len(index), self.path.name)
             return
-        self.rebuilt_reason = "missing or corrupt" if not loaded else "out of step with the database"
-        log.warning("vector index %s is %s; rebuilding %d vectors from SQLite",
-                    self.path.name, self.rebuilt_reason, len(ids))
+        self.rebuilt_reason = (
+            "missing or corrupt" if not loaded else "out of step with the database"
+        )
+        log.warning(
+            "vector index %s is %s; rebuilding %d vectors from SQLite",
+            self.path.name,
+            self.rebuilt_reason,
+            len(ids),
+        )
         index = VectorIndex(self.path, dim)
         index.rebuild(ids, vectors)
         index.save()
@@ -79,7 +85,9 @@ class VectorSpace:
             self.index.remove(np.asarray(ids, dtype=np.int64))
             self.dirty = True
 
-    def search(self, query: np.ndarray, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: np.ndarray, k: int, allowed: set[int] | None = None
+    ) -> list[tuple[int, float]]:
         """Blocking."""
         if self.index is None or len(self.index) == 0:
             return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -67,8 +68,13 @@ class _AlbumHandler(FileSystemEventHandler):
 class FolderWatcher:
     """One observer for all albums; the mode ('native' or 'polling') is visible in /api/status."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[Change], None],
-                 force_polling: bool = False, polling_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sink: Callable[[Change], None],
+        force_polling: bool = False,
+        polling_interval: float = 1.0,
+    ) -> None:
         self.loop = loop
         self.sink = sink
         self.force_polling = force_polling or os.environ.get("PHOTOMAPD_WATCH") == "polling"
@@ -118,7 +124,9 @@ class FolderWatcher:
                 self.fallback_reason = f"native watching failed for {folder}: {error}"
                 log.warning(
                     "%s; falling back to polling every %.1f s (raise fs.inotify.max_user_watches "
-                    "to get native watching back)", self.fallback_reason, self.polling_interval,
+                    "to get native watching back)",
+                    self.fallback_reason,
+                    self.polling_interval,
                 )
                 self.mode = "polling"
         observer = self._observer(polling=True)
@@ -128,10 +136,8 @@ class FolderWatcher:
     def unwatch_album(self, key: str) -> None:
         for watch_key in [k for k in self._watches if k[0] == key]:
             observer, watch = self._watches.pop(watch_key)
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 observer.unschedule(watch)  # type: ignore[arg-type]
-            except (KeyError, ValueError):
-                pass
 
     def stop(self) -> None:
         for observer in (self._native, self._polling):

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from photomapd.api import keys, routes_albums, routes_images, routes_search, routes_status, routes_web
+from photomapd.api import (
+    keys,
+    routes_albums,
+    routes_images,
+    routes_search,
+    routes_status,
+    routes_web,
+)
 from photomapd.api.errors import error_middleware
 from photomapd.api.security import security_middleware
 
@@ -28,7 +35,10 @@ OPTIONAL_ROUTE_MODULES = (
 
 def create_app(daemon: Daemon) -> web.Application:
     app = web.Application(
-        middlewares=[security_middleware(daemon.config.host, daemon.config.token), error_middleware],
+        middlewares=[
+            security_middleware(daemon.config.host, daemon.config.token),
+            error_middleware,
+        ],
         client_max_size=64 * 1024 * 1024,
     )
     app[keys.DAEMON] = daemon

@@ -64,5 +64,6 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         return error_response(error.status, code, error.text or error.reason)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error",
-                              "internal error; the daemon log has the details")
+        return error_response(
+            500, "internal_error", "internal error; the daemon log has the details"
+        )

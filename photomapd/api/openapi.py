@@ -64,8 +64,15 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             for name in re.findall(r"{(\w+)}", path)
         ]
         for name, kind, text in QUERY_PARAMETERS.get(f"{route.method} {path}", []):
-            parameters.append({"name": name, "in": "query", "required": False,
-                               "schema": {"type": kind}, "description": text})
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": kind},
+                    "description": text,
+                }
+            )
         if parameters:
             operation["parameters"] = parameters
         paths.setdefault(path, {})[route.method.lower()] = operation

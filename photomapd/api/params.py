@@ -9,7 +9,9 @@ from aiohttp import web
 from photomapd.api.errors import BadRequest
 
 
-def int_param(request: web.Request, name: str, default: int, low: int = 0, high: int = 10_000) -> int:
+def int_param(
+    request: web.Request, name: str, default: int, low: int = 0, high: int = 10_000
+) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default

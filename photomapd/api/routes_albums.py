@@ -45,8 +45,9 @@ async def create_album(request: web.Request) -> web.Response:
         raise BadRequest("missing_name", "give the album a name")
     service = request.app[keys.ALBUMS]
     try:
-        album = await service.create(name or str(body["key"]), folders, body.get("key"),
-                                     _string_list(body, "exclude"))
+        album = await service.create(
+            name or str(body["key"]), folders, body.get("key"), _string_list(body, "exclude")
+        )
     except AlbumError as error:
         raise _album_error(error) from error
     return web.json_response(await service.describe(album), status=201)
@@ -67,8 +68,12 @@ async def patch_album(request: web.Request) -> web.Response:
     body = await json_body(request)
     service = request.app[keys.ALBUMS]
     try:
-        album = await service.update(request.match_info["key"], body.get("name"),
-                                     _string_list(body, "folders"), _string_list(body, "exclude"))
+        album = await service.update(
+            request.match_info["key"],
+            body.get("name"),
+            _string_list(body, "folders"),
+            _string_list(body, "exclude"),
+        )
     except AlbumError as error:
         raise _album_error(error) from error
     return web.json_response(await service.describe(album))
@@ -121,11 +126,20 @@ async def album_images(request: web.Request) -> web.Response:
     offset = int_param(request, "offset", 0, 0, 10_000_000)
     limit = int_param(request, "limit", 100, 1, 1000)
     rows, total = await request.app[keys.STORE].list_images(
-        None if key == "all" else key, offset, limit, order == "newest",
+        None if key == "all" else key,
+        offset,
+        limit,
+        order == "newest",
         request.query.get("favourite") == "1",
     )
-    return web.json_response({"items": [image_json(row) for row in rows], "total": total,
-                              "offset": offset, "limit": limit})
+    return web.json_response(
+        {
+            "items": [image_json(row) for row in rows],
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+        }
+    )
 
 
 def setup(app: web.Application) -> None:
@@ -138,5 +152,3 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/albums/{key}/reindex", reindex_album)
     app.router.add_get("/api/albums/{key}/failures", album_failures)
     app.router.add_get("/api/albums/{key}/images", album_images)
-
-

@@ -77,7 +77,9 @@ async def _make_thumbnail(request: web.Request, row: dict[str, Any]) -> Path:
     try:
         return await asyncio.to_thread(make)
     except (imaging.ImageError, OSError) as error:
-        raise NotFound("thumbnail_unavailable", f"no thumbnail for image {row['id']}: {error}") from error
+        raise NotFound(
+            "thumbnail_unavailable", f"no thumbnail for image {row['id']}: {error}"
+        ) from error
 
 
 async def put_favourite(request: web.Request) -> web.Response:

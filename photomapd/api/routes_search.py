@@ -40,8 +40,9 @@ async def _run(request: web.Request, query: SearchQuery) -> web.Response:
     except ValueError as error:
         raise BadRequest("empty_query", str(error)) from error
     results = await hits_json(request, hits)
-    return web.json_response({"results": results, "total": len(results),
-                              "offset": query.offset, "limit": query.limit})
+    return web.json_response(
+        {"results": results, "total": len(results), "offset": query.offset, "limit": query.limit}
+    )
 
 
 async def get_search(request: web.Request) -> web.Response:
@@ -77,8 +78,9 @@ async def post_search(request: web.Request) -> web.Response:
                 image = Image.open(io.BytesIO(data))
                 image.load()
             except (UnidentifiedImageError, OSError) as error:
-                raise BadRequest("invalid_image",
-                                 f"the uploaded file is not an image Pillow can read: {error}") from error
+                raise BadRequest(
+                    "invalid_image", f"the uploaded file is not an image Pillow can read: {error}"
+                ) from error
         elif part.name:
             fields[part.name] = (await part.text())[:10_000]
     try:
@@ -93,7 +95,9 @@ async def post_search(request: web.Request) -> web.Response:
             offset=max(0, int(fields.get("offset", 0))),
         )
     except ValueError as error:
-        raise BadRequest("invalid_parameter", f"a numeric field is not a number: {error}") from error
+        raise BadRequest(
+            "invalid_parameter", f"a numeric field is not a number: {error}"
+        ) from error
     return await _run(request, query)
 
 

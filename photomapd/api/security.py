@@ -46,12 +46,14 @@ def security_middleware(bound_host: str, token: str | None):  # type: ignore[no-
         if not lan_mode and host not in allowed_hosts and not host.startswith("127."):
             # A browser tricked by DNS rebinding sends the attacker's name here.
             return error_response(
-                403, "forbidden_host",
+                403,
+                "forbidden_host",
                 f"Host {host!r} is not allowed; open the UI at http://127.0.0.1 or localhost",
             )
         if request.method not in SAFE_METHODS and not _same_origin(request):
             return error_response(
-                403, "cross_origin_write",
+                403,
+                "cross_origin_write",
                 "cross-origin write refused; use the photomapd page itself",
             )
         if lan_mode and token and not _is_loopback_peer(request):
@@ -79,11 +81,16 @@ def _check_token(request: web.Request, token: str) -> web.StreamResponse | None:
         or request.cookies.get(TOKEN_COOKIE, "")
     )
     if given and hmac.compare_digest(given, token):
-        if request.query.get("token") and request.method == "GET" and not request.path.startswith("/api/"):
+        if (
+            request.query.get("token")
+            and request.method == "GET"
+            and not request.path.startswith("/api/")
+        ):
             # First visit with ?token=: keep it in a cookie and drop it from the address bar.
             response = web.HTTPFound(request.rel_url.with_query(None))
             response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
             raise response
         return None
-    return error_response(401, "token_required",
-                          "LAN mode: open the URL with ?token=<token> printed at start-up")
+    return error_response(
+        401, "token_required", "LAN mode: open the URL with ?token=<token> printed at start-up"
+    )
