@@ -100,6 +100,9 @@ class FakeDaemon:
     )
     loop: asyncio.AbstractEventLoop | None = None
     next_id: int = 1
+    model: dict[str, Any] = field(
+        default_factory=lambda: {"name": "ViT-B-32", "pretrained": "laion2b", "device": "cpu", "state": "ready", "error": None}
+    )
 
     def seed(self, count: int = 24) -> None:
         self.albums["invokeai"] = {
@@ -206,7 +209,7 @@ class Routes:
                 "version": "0.1.0-fake",
                 "albums": [self.d.album_json(key) for key in self.d.albums],
                 "indexing": {"paused": False, "queued": 3, "done": 120, "failed": 1, "rate": 4.2, "eta_seconds": 1},
-                "model": {"name": "ViT-B-32", "pretrained": "laion2b", "device": "cpu", "state": "ready", "error": None},
+                "model": self.d.model,
             }
         )
 
@@ -424,17 +427,23 @@ def serve_fake(daemon: FakeDaemon) -> Iterator[str]:
     def run() -> None:
         loop = asyncio.new_event_loop()
         daemon.loop = loop
-        runner = web.AppRunner(create_fake_app(daemon), handle_signals=False)
+        runner = web.AppRunner(create_fake_app(daemon), handle_signals=False, shutdown_timeout=1.0)
 
         async def start() -> None:
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0, shutdown_timeout=1.0)
+            site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             holder["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             started.set()
 
         holder["stop"] = asyncio.Event()
-        loop.run_until_complete(start())
+        try:
+            loop.run_until_complete(start())
+        except Exception as error:  # re-raised in the test thread
+            holder["error"] = error
+            started.set()
+            loop.close()
+            return
         loop.run_until_complete(holder["stop"].wait())
         loop.run_until_complete(runner.cleanup())
         loop.close()
@@ -442,6 +451,8 @@ def serve_fake(daemon: FakeDaemon) -> Iterator[str]:
     thread = threading.Thread(target=run, name="fake-api", daemon=True)
     thread.start()
     assert started.wait(10), "fake API did not start"
+    if "error" in holder:
+        raise holder["error"]
     try:
         yield f"http://127.0.0.1:{holder['port']}"
     finally:

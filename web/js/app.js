@@ -114,6 +114,9 @@ class App {
     $("#btn-help").addEventListener("click", () => this.hotkeys.showHelp());
     $("#help-close").addEventListener("click", () => $("#help-dialog").close());
     $("#btn-sidebar").addEventListener("click", () => this.toggleSidebar());
+    $("#sidebar-close").addEventListener("click", () => this.toggleSidebar(false));
+    // On phones the sidebar is a sheet over the grid: a tap on the grid closes it.
+    $("#main").addEventListener("pointerdown", () => this.toggleSidebar(false));
     $("#tile-size").value = String(this.gallery.tileSize);
     $("#tile-size").addEventListener("input", (event) => {
       this.gallery.setTileSize(Number(event.target.value));

@@ -19,7 +19,8 @@ export const Connection = Object.freeze({
 });
 
 // After this long without a working stream the dot turns red ("lost") instead of amber.
-const LOST_AFTER_MS = 8000;
+// (Tests shorten it through window.__photomapdLostAfterMs.)
+const LOST_AFTER_MS = window.__photomapdLostAfterMs || 8000;
 
 export class EventStream extends EventTarget {
   constructor(url = "/api/events") {
