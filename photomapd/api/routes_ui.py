@@ -52,7 +52,9 @@ async def fs_list(request: web.Request) -> web.Response:
     try:
         dirs = await asyncio.to_thread(_list_dirs, path)
     except PermissionError as error:
-        raise Forbidden("folder_forbidden", f"photomapd may not read {path}: {error.strerror}") from error
+        raise Forbidden(
+            "folder_forbidden", f"photomapd may not read {path}: {error.strerror}"
+        ) from error
     parent = str(path.parent) if path.parent != path else None
     return web.json_response({"path": str(path), "parent": parent, "dirs": dirs})
 
@@ -97,31 +99,32 @@ async def images_zip(request: web.Request) -> web.StreamResponse:
     body = await json_body(request)
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
-        raise BadRequest("invalid_ids", "send {\"ids\": [1, 2, ...]} with at least one image id")
+        raise BadRequest("invalid_ids", 'send {"ids": [1, 2, ...]} with at least one image id')
     if len(ids) > MAX_ZIP_IMAGES:
-        raise BadRequest("too_many_images", f"at most {MAX_ZIP_IMAGES} images per zip; select fewer")
+        raise BadRequest(
+            "too_many_images", f"at most {MAX_ZIP_IMAGES} images per zip; select fewer"
+        )
     found = await request.app[keys.STORE].get_images(ids)
     rows = [found[i] for i in ids if i in found]
     if not rows:
         raise NotFound("image_not_found", "none of the selected images exist any more")
-    handle = tempfile.TemporaryFile()
-    try:
+    with tempfile.TemporaryFile() as handle:
         skipped = await asyncio.to_thread(_write_zip, _archive_names(rows), handle)
         if skipped:
             log.info("zip download skipped %d file(s), first: %s", len(skipped), skipped[0])
         size = os.fstat(handle.fileno()).st_size
-        response = web.StreamResponse(headers={
-            "Content-Type": "application/zip",
-            "Content-Length": str(size),
-            "Content-Disposition": f'attachment; filename="photomapd-{len(rows)}-images.zip"',
-        })
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Length": str(size),
+                "Content-Disposition": f'attachment; filename="photomapd-{len(rows)}-images.zip"',
+            }
+        )
         await response.prepare(request)
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
             await response.write(chunk)
         await response.write_eof()
         return response
-    finally:
-        handle.close()
 
 
 async def image_lookup(request: web.Request) -> web.Response:

@@ -120,7 +120,9 @@ def live_factory(tmp_path: Path, tiny_clip: tuple[Path, Path]) -> Iterator[Any]:
             data_dir=tmp_path / f"data{len(running)}",
             host="127.0.0.1",
             port=0,
-            model=ModelConfig(name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8),
+            model=ModelConfig(
+                name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+            ),
         )
         for number, folder in enumerate(folders):
             folder.mkdir(parents=True, exist_ok=True)

@@ -94,14 +94,25 @@ class FakeDaemon:
     invokeai_actions: list[tuple[int, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(
         default_factory=lambda: {
-            "model": {"name": "ViT-B-32", "pretrained": "laion2b_s34b_b79k", "device": "auto", "idle_unload_seconds": 120},
+            "model": {
+                "name": "ViT-B-32",
+                "pretrained": "laion2b_s34b_b79k",
+                "device": "auto",
+                "idle_unload_seconds": 120,
+            },
             "port": 8050,
         }
     )
     loop: asyncio.AbstractEventLoop | None = None
     next_id: int = 1
     model: dict[str, Any] = field(
-        default_factory=lambda: {"name": "ViT-B-32", "pretrained": "laion2b", "device": "cpu", "state": "ready", "error": None}
+        default_factory=lambda: {
+            "name": "ViT-B-32",
+            "pretrained": "laion2b",
+            "device": "cpu",
+            "state": "ready",
+            "error": None,
+        }
     )
 
     def seed(self, count: int = 24) -> None:
@@ -114,7 +125,13 @@ class FakeDaemon:
             "pending": 0,
             "failed": 1,
         }
-        words = ["red fox in snow", "blue ocean waves", "castle at dusk", "cat portrait", "forest path"]
+        words = [
+            "red fox in snow",
+            "blue ocean waves",
+            "castle at dusk",
+            "cat portrait",
+            "forest path",
+        ]
         now = time.time()
         for index in range(count):
             prompt = words[index % len(words)]
@@ -208,7 +225,14 @@ class Routes:
             {
                 "version": "0.1.0-fake",
                 "albums": [self.d.album_json(key) for key in self.d.albums],
-                "indexing": {"paused": False, "queued": 3, "done": 120, "failed": 1, "rate": 4.2, "eta_seconds": 1},
+                "indexing": {
+                    "paused": False,
+                    "queued": 3,
+                    "done": 120,
+                    "failed": 1,
+                    "rate": 4.2,
+                    "eta_seconds": 1,
+                },
                 "model": self.d.model,
             }
         )
@@ -239,7 +263,17 @@ class Routes:
         return web.json_response({"ok": True}, status=202)
 
     async def failures(self, request: web.Request) -> web.Response:
-        return web.json_response({"items": [{"id": 99, "path": "/data/invokeai/broken.png", "error": "truncated PNG: file ends inside IDAT; re-save or delete it"}]})
+        return web.json_response(
+            {
+                "items": [
+                    {
+                        "id": 99,
+                        "path": "/data/invokeai/broken.png",
+                        "error": "truncated PNG: file ends inside IDAT; re-save or delete it",
+                    }
+                ]
+            }
+        )
 
     async def images(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
@@ -250,14 +284,22 @@ class Routes:
             total = self.d.big_album_size
             indexes = range(offset, min(total, offset + limit))
             items = [synthetic(total - 1 - i if newest else i) for i in indexes]
-            return web.json_response({"items": items, "total": total, "offset": offset, "limit": limit})
-        rows = self.d.album_images(key) if key != "all" else sorted(self.d.images.values(), key=lambda i: (i.created_at, i.id))
+            return web.json_response(
+                {"items": items, "total": total, "offset": offset, "limit": limit}
+            )
+        rows = (
+            self.d.album_images(key)
+            if key != "all"
+            else sorted(self.d.images.values(), key=lambda i: (i.created_at, i.id))
+        )
         if request.query.get("favourite") == "1":
             rows = [row for row in rows if row.favourite]
         if newest:
             rows.reverse()
         items = [row.to_json() for row in rows[offset : offset + limit]]
-        return web.json_response({"items": items, "total": len(rows), "offset": offset, "limit": limit})
+        return web.json_response(
+            {"items": items, "total": len(rows), "offset": offset, "limit": limit}
+        )
 
     async def image(self, request: web.Request) -> web.Response:
         image = self.image_or_404(request)
@@ -267,7 +309,11 @@ class Routes:
 
     async def thumbnail(self, request: web.Request) -> web.Response:
         image_id = int(request.match_info["id"])
-        return web.Response(body=self.thumbs[image_id % len(PALETTE)], content_type="image/png", headers={"Cache-Control": "max-age=3600"})
+        return web.Response(
+            body=self.thumbs[image_id % len(PALETTE)],
+            content_type="image/png",
+            headers={"Cache-Control": "max-age=3600"},
+        )
 
     async def file(self, request: web.Request) -> web.Response:
         image_id = int(request.match_info["id"])
@@ -277,7 +323,10 @@ class Routes:
         image = self.image_or_404(request)
         if image is None:
             return error(404, "not_found", "No such image.")
-        raw = {"invokeai_metadata": {**(image.metadata or {}), "app_version": "6.14.2"}, "invokeai_graph": json.dumps({"nodes": {"a": {"type": "noise"}}})}
+        raw = {
+            "invokeai_metadata": {**(image.metadata or {}), "app_version": "6.14.2"},
+            "invokeai_graph": json.dumps({"nodes": {"a": {"type": "noise"}}}),
+        }
         return web.json_response({"summary": image.metadata, "raw": raw})
 
     async def favourite(self, request: web.Request) -> web.Response:
@@ -312,7 +361,9 @@ class Routes:
         results = self.ranked(query.get("q", ""), query.get("album"))
         offset = int(query.get("offset", 0))
         limit = int(query.get("limit", 100))
-        return web.json_response({"results": results[offset : offset + limit], "total": len(results)})
+        return web.json_response(
+            {"results": results[offset : offset + limit], "total": len(results)}
+        )
 
     async def similar(self, request: web.Request) -> web.Response:
         image = self.image_or_404(request)
@@ -333,16 +384,28 @@ class Routes:
         return web.json_response({"connected": True, "version": "6.14.2", "capabilities": {}})
 
     async def invokeai_settings(self, request: web.Request) -> web.Response:
-        return web.json_response({"url": "http://127.0.0.1:9090", "username": "", "password": "", "board_id": ""})
+        return web.json_response(
+            {"url": "http://127.0.0.1:9090", "username": "", "password": "", "board_id": ""}
+        )
 
     async def invokeai_action(self, request: web.Request) -> web.Response:
-        self.d.invokeai_actions.append((int(request.match_info["id"]), request.match_info["action"]))
-        return web.json_response({"ok": True, "message": f"{request.match_info['action']} sent to InvokeAI"})
+        self.d.invokeai_actions.append(
+            (int(request.match_info["id"]), request.match_info["action"])
+        )
+        return web.json_response(
+            {"ok": True, "message": f"{request.match_info['action']} sent to InvokeAI"}
+        )
 
     async def fs_list(self, request: web.Request) -> web.Response:
         path = Path(request.query.get("path") or "/").resolve()
-        dirs = sorted(child.name for child in path.iterdir() if child.is_dir() and not child.name.startswith("."))
-        return web.json_response({"path": str(path), "parent": str(path.parent), "dirs": dirs[:200]})
+        dirs = sorted(
+            child.name
+            for child in path.iterdir()
+            if child.is_dir() and not child.name.startswith(".")
+        )
+        return web.json_response(
+            {"path": str(path), "parent": str(path.parent), "dirs": dirs[:200]}
+        )
 
     async def zip(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -354,7 +417,9 @@ class Routes:
         return web.Response(body=buffer.getvalue(), content_type="application/zip")
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.d.queues.add(queue)

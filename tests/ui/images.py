@@ -13,7 +13,9 @@ from PIL import Image, PngImagePlugin
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
-def write_png(path: Path, colour: tuple[int, int, int], size: int = 96, text: dict[str, str] | None = None) -> Path:
+def write_png(
+    path: Path, colour: tuple[int, int, int], size: int = 96, text: dict[str, str] | None = None
+) -> Path:
     image = Image.new("RGB", (size, size), colour)
     for x in range(0, size, 6):
         image.putpixel((x, (x * 7) % size), (255 - colour[0], 255 - colour[1], 255 - colour[2]))
@@ -32,14 +34,19 @@ def colours(count: int) -> list[tuple[int, int, int]]:
     return [((37 * i) % 256, (91 * i + 40) % 256, (151 * i + 80) % 256) for i in range(count)]
 
 
-def copy_corpus(target: Path, folders: tuple[str, ...] = ("invokeai-v6", "invokeai-v3", "a1111", "none")) -> list[Path]:
+def copy_corpus(
+    target: Path, folders: tuple[str, ...] = ("invokeai-v6", "invokeai-v3", "a1111", "none")
+) -> list[Path]:
     copied = []
     for name in folders:
         source = CORPUS / name
         if not source.is_dir():
             continue
         for file in sorted(source.iterdir()):
-            if file.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and file.stat().st_size > 0:
+            if (
+                file.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
+                and file.stat().st_size > 0
+            ):
                 destination = target / f"{name}-{file.name}"
                 shutil.copyfile(file, destination)
                 copied.append(destination)

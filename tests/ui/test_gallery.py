@@ -33,7 +33,14 @@ def open_page(page: Page, base: str, query: str = "") -> None:
 
 def test_grid_with_100k_rows_scrolls_with_flat_heap(page: Page) -> None:
     daemon = FakeDaemon(big_album_size=100_000)
-    daemon.albums["big"] = {"key": "big", "name": "Big", "folders": [{"path": "/big", "exists": True}], "state": "ready", "pending": 0, "failed": 0}
+    daemon.albums["big"] = {
+        "key": "big",
+        "name": "Big",
+        "folders": [{"path": "/big", "exists": True}],
+        "state": "ready",
+        "pending": 0,
+        "failed": 0,
+    }
     with serve_fake(daemon) as base:
         open_page(page, base, "?album=big")
         expect(page.locator("#result-title")).to_contain_text("100,000 images")
@@ -46,7 +53,9 @@ def test_grid_with_100k_rows_scrolls_with_flat_heap(page: Page) -> None:
         for step in range(1, 61):
             grid.evaluate("(g, y) => { g.scrollTop = y; }", height * step // 60)
             page.wait_for_timeout(40)
-        expect(page.locator(".tile[aria-posinset='100000']")).to_have_attribute("aria-label", re.compile("^000000.png"))
+        expect(page.locator(".tile[aria-posinset='100000']")).to_have_attribute(
+            "aria-label", re.compile("^000000.png")
+        )
         grid.evaluate("g => { g.scrollTop = g.scrollHeight / 2; }")
         grid.hover()
         for _ in range(40):
@@ -71,7 +80,12 @@ def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDa
     expect(drawer).to_be_visible()
     expect(page.locator("#viewer-position")).to_have_text("1 / 24")
     image = daemon.images[24]
-    row = lambda label: drawer.locator(".meta-row", has=page.locator("dt", has_text=re.compile(f"^{label}$")))  # noqa: E731
+
+    def row(label):
+        return drawer.locator(
+            ".meta-row", has=page.locator("dt", has_text=re.compile(f"^{label}$"))
+        )
+
     expect(row("Prompt").locator(".meta-value")).to_have_text(image.prompt)
     expect(row("Negative prompt").locator(".meta-value")).to_have_text("blurry, low quality")
     expect(row("Model").locator(".meta-value")).to_have_text("Juggernaut XL v9 (sdxl)")
@@ -106,7 +120,7 @@ def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDa
 
 
 def test_keyboard_navigation_and_slideshow(page: Page, fake: tuple[FakeDaemon, str]) -> None:
-    daemon, base = fake
+    _, base = fake
     open_page(page, base)
     expect(page.locator("#tile-0")).to_be_visible()
     # Gallery keys: arrows move the cursor, Enter opens.
@@ -160,8 +174,10 @@ def test_keyboard_navigation_and_slideshow(page: Page, fake: tuple[FakeDaemon, s
 
 
 def test_swipe_and_phone_layout(browser, fake: tuple[FakeDaemon, str]) -> None:  # type: ignore[no-untyped-def]
-    daemon, base = fake
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    _, base = fake
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
     page = context.new_page()
     try:
         open_page(page, base)
@@ -200,7 +216,12 @@ def test_help_overlay_lists_hotkeys(page: Page, fake: tuple[FakeDaemon, str]) ->
     page.keyboard.press("?")
     dialog = page.locator("#help-dialog")
     expect(dialog).to_be_visible()
-    for text in ("More like this", "Start / pause the slideshow", "Star / unstar", "Focus the search box"):
+    for text in (
+        "More like this",
+        "Start / pause the slideshow",
+        "Star / unstar",
+        "Focus the search box",
+    ):
         expect(dialog).to_contain_text(text)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
@@ -210,7 +231,13 @@ def test_help_overlay_lists_hotkeys(page: Page, fake: tuple[FakeDaemon, str]) ->
 
 def test_empty_and_error_states(page: Page) -> None:
     daemon = FakeDaemon()
-    daemon.model = {"name": "ViT-B-32", "pretrained": "laion2b", "device": "cpu", "state": "unavailable", "error": "no network to download laion2b weights"}
+    daemon.model = {
+        "name": "ViT-B-32",
+        "pretrained": "laion2b",
+        "device": "cpu",
+        "state": "unavailable",
+        "error": "no network to download laion2b weights",
+    }
     page.add_init_script("window.__photomapdLostAfterMs = 1500")
     with serve_fake(daemon) as base:
         open_page(page, base)
@@ -218,12 +245,27 @@ def test_empty_and_error_states(page: Page) -> None:
         empty = page.locator("#empty")
         expect(empty).to_contain_text("No InvokeAI images found yet")
         expect(empty).to_contain_text("outputs/images")
-        expect(page.locator("#banners")).to_contain_text("Semantic search is unavailable: no network to download laion2b weights")
+        expect(page.locator("#banners")).to_contain_text(
+            "Semantic search is unavailable: no network to download laion2b weights"
+        )
         expect(page.locator("#model-chip")).to_have_text("Model unavailable")
         empty.locator("text=Add a folder").click()
         expect(page.locator("#album-form")).to_be_visible()
         page.keyboard.press("Escape")
-        daemon.call(lambda: daemon.albums.update({"gone": {"key": "gone", "name": "USB drive", "folders": [{"path": "/media/usb/invokeai", "exists": False}], "state": "folder missing", "pending": 0, "failed": 0}}))
+        daemon.call(
+            lambda: daemon.albums.update(
+                {
+                    "gone": {
+                        "key": "gone",
+                        "name": "USB drive",
+                        "folders": [{"path": "/media/usb/invokeai", "exists": False}],
+                        "state": "folder missing",
+                        "pending": 0,
+                        "failed": 0,
+                    }
+                }
+            )
+        )
         page.reload()
         expect(page.locator("#banners")).to_contain_text("Folder missing: /media/usb/invokeai")
     # The server is gone now: amber while retrying, then red with a banner.

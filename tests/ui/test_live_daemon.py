@@ -88,7 +88,9 @@ def test_text_search_keeps_state_in_url(gallery: LiveDaemon, page: Page) -> None
 def test_image_search_by_upload_and_by_paste(gallery: LiveDaemon, page: Page) -> None:
     open_gallery(page, gallery)
     probe = gallery.folder / "seed_2.png"
-    with page.expect_response(lambda r: r.url.endswith("/api/search") and r.request.method == "POST") as info:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/search") and r.request.method == "POST"
+    ) as info:
         page.set_input_files("#image-file", str(probe))
     assert info.value.status == 200
     body = info.value.json()
@@ -102,7 +104,9 @@ def test_image_search_by_upload_and_by_paste(gallery: LiveDaemon, page: Page) ->
     expect(page.locator("#result-title")).to_contain_text("6 images")
 
     data = list((gallery.folder / "seed_4.png").read_bytes())
-    with page.expect_response(lambda r: r.url.endswith("/api/search") and r.request.method == "POST") as info:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/search") and r.request.method == "POST"
+    ) as info:
         page.evaluate(
             """(bytes) => {
                 const file = new File([new Uint8Array(bytes)], "pasted.png", { type: "image/png" });
@@ -115,7 +119,9 @@ def test_image_search_by_upload_and_by_paste(gallery: LiveDaemon, page: Page) ->
     assert info.value.json()["results"][0]["image"]["name"] == "seed_4.png"
     # Text and image combined in one query.
     page.fill("#q", "square")
-    with page.expect_response(lambda r: r.url.endswith("/api/search") and r.request.method == "POST") as info:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/search") and r.request.method == "POST"
+    ) as info:
         page.press("#q", "Enter")
     assert info.value.status == 200
     expect(page.locator("#result-title")).to_contain_text("“square”, similar to your image")
@@ -143,7 +149,9 @@ def test_favourite_survives_reload(gallery: LiveDaemon, page: Page) -> None:
     expect(page.locator("#empty")).to_contain_text("No favourites here yet")
 
 
-def test_album_add_with_folder_picker_and_update_index(gallery: LiveDaemon, page: Page, tmp_path: Path) -> None:
+def test_album_add_with_folder_picker_and_update_index(
+    gallery: LiveDaemon, page: Page, tmp_path: Path
+) -> None:
     second = tmp_path / "more" / "renders"
     second.mkdir(parents=True)
     for index, colour in enumerate(colours(3)):
@@ -164,7 +172,9 @@ def test_album_add_with_folder_picker_and_update_index(gallery: LiveDaemon, page
     expect(picker.locator("#picker-path")).to_have_text(str(second))
     picker.locator("#picker-choose").click()
     expect(dialog.locator("input[name=folder]")).to_have_value(str(second))
-    with page.expect_response(lambda r: r.url.endswith("/api/albums") and r.request.method == "POST") as info:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/albums") and r.request.method == "POST"
+    ) as info:
         dialog.locator("#album-form button[type=submit]").click()
     assert info.value.status == 201, info.value.text()
     card = dialog.locator(".album-card[data-key='more-renders']")
@@ -186,7 +196,9 @@ def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page)
     with page.expect_download() as info:
         page.click("#sel-zip")
     archive = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
-    assert len(archive.namelist()) == 3 and all(name.endswith(".png") for name in archive.namelist())
+    assert len(archive.namelist()) == 3 and all(
+        name.endswith(".png") for name in archive.namelist()
+    )
     page.click("#sel-paths")
     expect(page.locator(".toast", has_text="Copied")).to_be_visible()
     paths = page.evaluate("navigator.clipboard.readText()").splitlines()
