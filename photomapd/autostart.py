@@ -279,3 +279,14 @@ def autostart_for_platform(
     if platform == "darwin":
         return LaunchAgentAutostart(command, env)
     return XdgAutostart(command, env)
+
+
+def default_autostart() -> Autostart | None:
+    """The login item for the installed photomapd, or None when it is not installed."""
+    from photomapd.executable import ExecutableNotFound, resolve_command
+
+    try:
+        return autostart_for_platform(resolve_command())
+    except ExecutableNotFound as error:
+        logger.info("start at login unavailable: %s", error)
+        return None

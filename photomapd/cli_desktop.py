@@ -1,7 +1,7 @@
 """`photomapd autostart ...` and `photomapd service ...`: the desktop-integration subcommands.
 
-cli.py calls `add_subcommands(subparsers)`; each leaf parser sets `handler`, a function taking
-the parsed namespace and returning the exit code.
+cli.py calls `add_subcommands(subparsers)`; each leaf parser sets `handler(args, config)`,
+which returns the exit code.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from photomapd.autostart import autostart_for_platform
+from photomapd.config import Config
 from photomapd.executable import ExecutableNotFound, resolve_command
 from photomapd.service import ServiceError, service_for_platform
 
@@ -52,7 +53,7 @@ def _add_executable_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def handle_autostart(args: argparse.Namespace) -> int:
+def handle_autostart(args: argparse.Namespace, config: Config | None = None) -> int:
     try:
         # status works without an executable: it only reads the existing entry.
         command = resolve_command(args.executable)
@@ -67,8 +68,9 @@ def handle_autostart(args: argparse.Namespace) -> int:
     return 0
 
 
-def handle_service(args: argparse.Namespace) -> int:
-    logs_dir = args.logs_dir or Path(platformdirs.user_log_dir("photomapd"))
+def handle_service(args: argparse.Namespace, config: Config | None = None) -> int:
+    default_logs = config.logs_dir if config else Path(platformdirs.user_log_dir("photomapd"))
+    logs_dir = args.logs_dir or default_logs
     try:
         executable = resolve_command(args.executable)[0]
     except ExecutableNotFound as error:
