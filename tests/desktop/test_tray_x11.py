@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from photomapd.tray import tray_available
 
 from .conftest import REPO_ROOT, XSession
+from .xtray import TrayWindow, wait_until
 
 pytestmark = pytest.mark.tray
 
@@ -45,37 +45,15 @@ class Harness:
         self.output: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.window = ""
-        self.panels: set[str] = set()
+        self.icon: TrayWindow
 
     def wait_for_icon(self) -> None:
-        self.window = self.expect(lambda line: line.startswith("WINDOW ")).split()[1]
-        self.panels = {
-            f"0x{int(panel):x}"
-            for panel in self.session.run("xdotool", "search", "--class", "trayer").split()
-        }
-        self.wait_until(self.docked, "the icon docked into trayer")
+        window = self.expect(lambda line: line.startswith("WINDOW ")).split()[1]
+        self.icon = TrayWindow(self.session, window)
+        self.wait_until(self.icon.docked, "the icon docked into trayer")
 
-    def docked(self) -> bool:
-        """The icon is mapped and trayer (its panel, via a socket window) is its ancestor."""
-        parent = window_parent(self.session, self.window)
-        ancestors = {parent, window_parent(self.session, parent)}
-        info = self.session.run("xwininfo", "-id", self.window)
-        return bool(self.panels & ancestors) and "Map State: IsViewable" in info
-
-    def title(self) -> str:
-        info = self.session.run("xwininfo", "-id", self.window)
-        return re.search(r'Window id: \S+ "(.*)"', info).group(1)  # type: ignore[union-attr]
-
-    def wait_until(self, check: Callable[[], bool], what: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                tree = self.session.run("xwininfo", "-root", "-tree")
-                raise AssertionError(
-                    f"timed out waiting for {what}\n{''.join(self.output)}\n{tree}"
-                )
-            time.sleep(0.05)
+    def wait_until(self, check: Callable[[], object], what: str) -> None:
+        wait_until(check, what, context=self.dump_threads)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -117,26 +95,6 @@ class Harness:
     def wait_for_event(self, event: dict[str, Any]) -> None:
         self.wait_until(lambda: event in self.events(), f"{event} (got {self.events()})")
 
-    def menu_visible(self) -> bool:
-        found = subprocess.run(
-            ["xdotool", "search", "--onlyvisible", "--class", "Menu"],
-            env=self.session.env,
-            capture_output=True,
-        )
-        return found.returncode == 0
-
-    def popup_and_press(self, key: str) -> None:
-        """Right-click the icon, wait for the Tk menu, press a row's underlined key."""
-        self.wait_until(lambda: not self.menu_visible(), "the previous menu to close")
-        self.click(3)
-        self.wait_until(self.menu_visible, "the tray menu to open")
-        self.session.run("xdotool", "key", key)
-
-    def click(self, button: int) -> None:
-        self.session.run(
-            "xdotool", "mousemove", "--window", self.window, "5", "5", "click", str(button)
-        )
-
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -158,11 +116,6 @@ def harness(tray_host: XSession, tmp_path: Path) -> Any:
         running.close()
 
 
-def window_parent(session: XSession, window: str) -> str:
-    tree = session.run("xwininfo", "-id", window, "-tree")
-    return re.search(r"Parent window id: (0x[0-9a-f]+)", tree).group(1)  # type: ignore[union-attr]
-
-
 def test_no_display_means_headless() -> None:
     assert tray_available({}, "linux") == (False, "no DISPLAY: not a graphical session")
     ok, reason = tray_available({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
@@ -177,8 +130,8 @@ def test_display_without_tray_host_means_headless(xvfb: XSession) -> None:
 
 def test_icon_docks_into_trayer(harness: Harness) -> None:
     # The fixture waited for the dock; check the outcome explicitly.
-    assert harness.docked()
-    assert harness.title() == "PhotoMap: Indexing 12 of 340"  # the tooltip
+    assert harness.icon.docked()
+    assert harness.icon.title() == "PhotoMap: Indexing 12 of 340"  # the tooltip
 
 
 def test_menu_items_and_actions_reach_the_daemon(harness: Harness) -> None:
@@ -214,17 +167,17 @@ def test_menu_items_and_actions_reach_the_daemon(harness: Harness) -> None:
 
 
 def test_left_click_opens_the_ui(harness: Harness) -> None:
-    harness.click(1)
+    harness.icon.click(1)
     harness.wait_for_event({"opened": "http://127.0.0.1:8999/"})
 
 
 def test_right_click_menu_pauses_updates_and_quits(harness: Harness) -> None:
     # The X11 popup is a Tk menu; each row has an underlined key.
-    harness.popup_and_press("p")
+    harness.icon.popup_and_press("p", harness.dump_threads)
     harness.wait_for_event({"call": "pause"})
-    harness.popup_and_press("u")
+    harness.icon.popup_and_press("u", harness.dump_threads)
     harness.wait_for_event({"call": "reindex_all"})
-    harness.popup_and_press("q")
+    harness.icon.popup_and_press("q", harness.dump_threads)
     harness.wait_for_event({"call": "request_stop"})
     try:
         assert harness.process.wait(timeout=15) == 0
@@ -235,8 +188,10 @@ def test_right_click_menu_pauses_updates_and_quits(harness: Harness) -> None:
 
 def test_tooltip_and_icon_follow_the_state(harness: Harness) -> None:
     harness.send("state error")
-    harness.wait_until(lambda: harness.title() == "PhotoMap: Error: see the logs", "error title")
+    harness.wait_until(
+        lambda: harness.icon.title() == "PhotoMap: Error: see the logs", "error title"
+    )
     harness.send("state idle")
     harness.wait_until(
-        lambda: harness.title() == "PhotoMap: Up to date - 12,345 images", "Latin-1 title"
+        lambda: harness.icon.title() == "PhotoMap: Up to date - 12,345 images", "Latin-1 title"
     )
