@@ -222,7 +222,7 @@ async def test_hidden_temp_and_thumbnail_files_are_ignored(
         _, page = await running.get("/api/albums/album0/images")
         return page["items"]
 
-    items = await wait_for(indexed, message="real.png")
+    await wait_for(indexed, message="real.png")
     await asyncio.sleep(0.5)
     _, page = await running.get("/api/albums/album0/images")
     assert [item["name"] for item in page["items"]] == ["real.png"]
