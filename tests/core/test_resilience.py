@@ -223,3 +223,28 @@ async def test_offline_changes_are_reconciled_on_start(tmp_path: Path, make_conf
     by_name = await wait_for(reconciled, message="offline changes reconciled")
     assert by_name["keep.png"]["id"] == ids["keep.png"]
     assert by_name["change.png"]["id"] == ids["change.png"] and by_name["change.png"]["width"] == 80
+
+
+async def test_model_unloads_when_idle_and_reloads_on_demand(tmp_path: Path, make_config, start_daemon):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes((10, 100, 30)))
+    running = await start_daemon(make_config(folder, idle_unload_seconds=0.5))
+
+    async def model_state() -> str:
+        _, status = await running.get("/api/status")
+        return status["model"]["state"]
+
+    async def unloaded() -> bool:
+        return await model_state() == "unloaded"
+
+    async def embedded() -> bool:
+        _, page = await running.get("/api/albums/album0/images")
+        return bool(page["items"]) and page["items"][0]["embedded"]
+
+    await wait_for(embedded, message="a.png embedded (model loaded)")
+    # Housekeeping runs every few seconds; the model must go once idle (VRAM back to InvokeAI).
+    await wait_for(unloaded, timeout=20, message="model unloaded after idling")
+    code, results = await running.get("/api/search", params={"q": "green"})
+    assert code == 200 and results["results"][0]["image"]["name"] == "a.png"
+    assert await model_state() == "ready"
