@@ -450,7 +450,9 @@ class Pipeline:
         if await self._path_known(item.album, item.path):
             return None
         for row in await self.store.same_content(item.album, item.content_hash):
-            if row["status"] == "missing" or not await asyncio.to_thread(os.path.exists, row["path"]):
+            if row["status"] == "missing" or not await asyncio.to_thread(
+                os.path.exists, row["path"]
+            ):
                 return int(row["id"])
         return None
 

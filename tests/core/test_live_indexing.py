@@ -128,6 +128,7 @@ async def test_rename_keeps_id_and_delete_removes(tmp_path: Path, make_config, s
     async with EventStream(running.session, running.url + "/api/events") as stream:
         (folder / "sub").mkdir()
         os.replace(folder / "a.png", folder / "sub" / "renamed.png")
+
         # A move into a folder created a moment ago can reach inotify as delete + create (the
         # new folder was not watched yet); either way the content hash keeps the id.
         async def arrived() -> dict | None:
