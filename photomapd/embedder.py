@@ -103,6 +103,10 @@ class Embedder:
         return self._error
 
     @property
+    def requested_device(self) -> str:
+        return self._requested_device
+
+    @property
     def device(self) -> str:
         return self._device
 

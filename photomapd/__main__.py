@@ -1,0 +1,5 @@
+import sys
+
+from photomapd.cli import main
+
+sys.exit(main())

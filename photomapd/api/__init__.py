@@ -1,0 +1,1 @@
+"""The HTTP side: aiohttp app, JSON API routes, security middleware, the event stream."""

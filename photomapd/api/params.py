@@ -1,0 +1,54 @@
+"""Parsing query and body values with errors that say which value is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from photomapd.api.errors import BadRequest
+
+
+def int_param(
+    request: web.Request, name: str, default: int, low: int = 0, high: int = 10_000
+) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise BadRequest("invalid_parameter", f"{name} must be an integer, got {raw!r}") from error
+    if not low <= value <= high:
+        raise BadRequest("invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def float_param(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise BadRequest("invalid_parameter", f"{name} must be a number, got {raw!r}") from error
+    if not low <= value <= high:
+        raise BadRequest("invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def image_id_param(request: web.Request) -> int:
+    raw = request.match_info.get("id", "")
+    if not raw.isdigit():
+        raise BadRequest("invalid_image_id", f"image id must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise BadRequest("invalid_json", f"the request body is not valid JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise BadRequest("invalid_json", "the request body must be a JSON object")
+    return body

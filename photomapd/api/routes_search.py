@@ -1,0 +1,124 @@
+"""Search: text with optional negative text, by uploaded image, or both combined."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from PIL import Image, UnidentifiedImageError
+
+from photomapd.api import keys, routes_metadata
+from photomapd.api.errors import BadRequest, NotFound, Unavailable
+from photomapd.api.params import float_param, int_param
+from photomapd.image_json import image_json
+from photomapd.search import SearchHit, SearchQuery, SearchUnavailable
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+async def hits_json(request: web.Request, hits: list[SearchHit]) -> list[dict[str, Any]]:
+    rows = await request.app[keys.STORE].get_images([hit.image_id for hit in hits])
+    return [
+        {"image": image_json(rows[hit.image_id]), "score": round(hit.score, 4)}
+        for hit in hits
+        if hit.image_id in rows
+    ]
+
+
+def _check_album(request: web.Request, album: str | None) -> None:
+    if album and request.app[keys.CONFIG].album(album) is None:
+        raise NotFound("album_not_found", f"no album with key {album!r}")
+
+
+async def _run(request: web.Request, query: SearchQuery) -> web.Response:
+    _check_album(request, query.album)
+    try:
+        hits = await request.app[keys.SEARCHER].search(query)
+    except SearchUnavailable as error:
+        raise Unavailable("model_unavailable", str(error)) from error
+    except ValueError as error:
+        raise BadRequest("empty_query", str(error)) from error
+    results = await hits_json(request, hits)
+    return web.json_response(
+        {"results": results, "total": len(results), "offset": query.offset, "limit": query.limit}
+    )
+
+
+async def get_search(request: web.Request) -> web.Response:
+    """Semantic text search (q, negative, negative_weight), optionally in one album.
+
+    Metadata filters (prompt, model, lora, generator, seed, since, until, has_reference;
+    routes_metadata) restrict the semantic results, or without q are the whole search.
+    """
+    text = request.query.get("q", "")
+    album = request.query.get("album") or None
+    if not text.strip() and routes_metadata.has_metadata_filter(request.query):
+        return await routes_metadata.metadata_search(
+            request, routes_metadata.metadata_filter(request.query)
+        )
+    allowed = await routes_metadata.allowed_ids(request, request.query, album)
+    query = SearchQuery(
+        text=text,
+        negative=request.query.get("negative", ""),
+        negative_weight=float_param(request, "negative_weight", 0.5, 0.0, 2.0),
+        album=album,
+        limit=int_param(request, "limit", 50, 1, 500),
+        offset=int_param(request, "offset", 0, 0, 10_000),
+        allowed_ids=allowed,
+    )
+    if not query.text.strip():
+        raise BadRequest(
+            "empty_query",
+            "q is empty: type something to search for, or filter with prompt=, model=, lora=, "
+            "generator=, seed=, since= or until=",
+        )
+    return await _run(request, query)
+
+
+async def post_search(request: web.Request) -> web.Response:
+    """Search by an uploaded image (multipart field `image`), text (`q`), or both combined.
+
+    Other fields: negative, negative_weight, image_weight (share of the image, default 0.5),
+    album, limit, offset, and the metadata filters of GET (prompt, model, lora, ...).
+    """
+    fields: dict[str, str] = {}
+    image: Image.Image | None = None
+    reader = await request.multipart()
+    async for part in reader:
+        if part.name == "image":
+            data = await part.read(decode=False)
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise BadRequest("image_too_large", "the uploaded image is over 50 MB")
+            try:
+                image = Image.open(io.BytesIO(data))
+                image.load()
+            except (UnidentifiedImageError, OSError) as error:
+                raise BadRequest(
+                    "invalid_image", f"the uploaded file is not an image Pillow can read: {error}"
+                ) from error
+        elif part.name:
+            fields[part.name] = (await part.text())[:10_000]
+    try:
+        query = SearchQuery(
+            text=fields.get("q", ""),
+            negative=fields.get("negative", ""),
+            negative_weight=float(fields.get("negative_weight", 0.5)),
+            image=image,
+            image_weight=float(fields.get("image_weight", 0.5)),
+            album=fields.get("album") or None,
+            limit=max(1, min(500, int(fields.get("limit", 50)))),
+            offset=max(0, int(fields.get("offset", 0))),
+        )
+    except ValueError as error:
+        raise BadRequest(
+            "invalid_parameter", f"a numeric field is not a number: {error}"
+        ) from error
+    allowed = await routes_metadata.allowed_ids(request, fields, query.album)
+    return await _run(request, replace(query, allowed_ids=allowed))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/search", get_search)
+    app.router.add_post("/api/search", post_search)

@@ -1,0 +1,43 @@
+"""The one value type that flows from the file system (watcher, scanner) into the pipeline."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from photomapd import imaging
+
+
+class ChangeKind(StrEnum):
+    CREATED = "created"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    MOVED = "moved"
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: ChangeKind
+    album: str
+    path: Path
+    dest: Path | None = None  # only for MOVED
+    from_scan: bool = False  # found by a reconcile: the file has been there a while
+
+
+def is_wanted(path: Path, folder: Path, exclude: list[str]) -> bool:
+    """Images we index: supported suffix, not hidden/temp, not InvokeAI's thumbnails/, not excluded."""
+    try:
+        relative = path.relative_to(folder)
+    except ValueError:
+        return False
+    parts = relative.parts
+    if any(part.startswith(".") for part in parts) or "thumbnails" in parts[:-1]:
+        return False
+    if not imaging.is_image_path(path):
+        return False
+    text = relative.as_posix()
+    return not any(
+        fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in exclude
+    )

@@ -1,0 +1,405 @@
+"""Command line: run the daemon (tray or headless), one-shot index, search, status, albums.
+
+Commands talk to a running daemon over its API when there is one, so changes take effect live;
+otherwise they work on the data folder directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import logging.handlers
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import photomapd
+from photomapd.config import (
+    AlbumConfig,
+    AlbumError,
+    Config,
+    ConfigError,
+    key_from_name,
+    load_config,
+    resolve_data_dir,
+)
+from photomapd.discovery import find_invokeai_root
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photomapd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"photomapd {photomapd.__version__}")
+    parser.add_argument(
+        "--data-dir",
+        help="config, database, index and cache folder "
+        "(default: PHOTOMAPD_DATA_DIR or the platform's user data folder)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="start the daemon (tray when a display exists)")
+    run.add_argument("--headless", action="store_true", help="no tray icon")
+    run.add_argument(
+        "--host", help="address to bind (default 127.0.0.1; 0.0.0.0 = LAN mode, needs a token)"
+    )
+    run.add_argument("--port", type=int, help="port (default 8050)")
+    run.add_argument(
+        "--root", help="InvokeAI root folder (default: INVOKEAI_ROOT, then ~/invokeai)"
+    )
+    run.add_argument(
+        "--token", help="access token for LAN mode (default: PHOTOMAPD_TOKEN, else generated)"
+    )
+    run.add_argument(
+        "--polling", action="store_true", help="poll folders instead of native watching"
+    )
+    run.add_argument(
+        "folders", nargs="*", help="folders to index (default: InvokeAI's outputs/images)"
+    )
+
+    index = commands.add_parser("index", help="index a folder once, with a progress bar, and exit")
+    index.add_argument("folder")
+    index.add_argument("--album", help="album key (default: from the folder name)")
+
+    search = commands.add_parser("search", help="search by text")
+    search.add_argument("text")
+    search.add_argument("--negative", default="")
+    search.add_argument("--album")
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser("status", help="show the running daemon's status")
+
+    albums = commands.add_parser("albums", help="list, add or remove albums")
+    album_commands = albums.add_subparsers(dest="album_command", required=True)
+    album_commands.add_parser("list")
+    add = album_commands.add_parser("add")
+    add.add_argument("name")
+    add.add_argument("folders", nargs="+")
+    add.add_argument("--key")
+    add.add_argument("--exclude", action="append", default=[])
+    remove = album_commands.add_parser("remove")
+    remove.add_argument("key")
+
+    try:
+        from photomapd import cli_desktop
+    except ImportError:
+        cli_desktop = None  # type: ignore[assignment]
+    if cli_desktop is not None:
+        cli_desktop.add_subcommands(commands)
+    return parser
+
+
+def setup_logging(config: Config | None, verbose: bool) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if config is not None:
+        config.logs_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                config.logs_dir / "photomapd.log",
+                maxBytes=5_000_000,
+                backupCount=3,
+                encoding="utf-8",
+            )
+        )
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    for noisy in ("PIL", "watchdog", "urllib3", "asyncio", "numba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*(argv or sys.argv[1:]), "run"])
+    try:
+        config = load_config(resolve_data_dir(args.data_dir))
+    except ConfigError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 2
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # subcommands added by cli_desktop carry their own handler
+        return int(handler(args, config) or 0)
+    commands = {
+        "run": command_run,
+        "index": command_index,
+        "search": command_search,
+        "status": command_status,
+        "albums": command_albums,
+    }
+    try:
+        return commands[args.command](args, config)
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+def command_run(args: argparse.Namespace, config: Config) -> int:
+    from photomapd.api.security import is_lan_mode
+    from photomapd.daemon import Daemon, StartupError
+
+    if args.host:
+        config.host = args.host
+    if args.port is not None:
+        config.port = args.port
+    if args.token:
+        config.token = args.token
+    setup_logging(config, args.verbose)
+    if is_lan_mode(config.host) and not config.token:
+        import secrets
+
+        config.token = secrets.token_urlsafe(24)
+        log.warning("LAN mode: open http://<this machine>:%d/?token=%s", config.port, config.token)
+    try:
+        ensure_default_albums(config, args.folders, args.root)
+    except AlbumError as error:
+        print(f"photomapd: {error.message}", file=sys.stderr)
+        return 2
+    if not args.headless:
+        try:
+            from photomapd import tray
+        except ImportError:
+            tray = None  # type: ignore[assignment]
+        if tray is not None:
+            available, reason = tray.tray_available()
+            if available:
+                return int(tray.run_with_tray(config, force_polling=args.polling))
+            log.info("no tray (%s); running headless", reason)
+
+    async def run() -> None:
+        daemon = Daemon(config, force_polling=args.polling)
+        await daemon.run_until_stopped()
+
+    try:
+        asyncio.run(run())
+    except StartupError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def ensure_default_albums(config: Config, folders: list[str], root: str | None) -> None:
+    """Folders from the command line become albums; with none, InvokeAI's images folder does."""
+    changed = False
+    known = {folder for album in config.albums for folder in album.folders}
+    for folder in folders:
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise AlbumError("folder_missing", f"folder {folder} does not exist or is not a folder")
+        if path in known:
+            continue
+        key = _unique_key(config, key_from_name(path.name))
+        config.albums.append(AlbumConfig(key, path.name, [path]))
+        changed = True
+    if not config.albums:
+        found = find_invokeai_root(root)
+        if found is None:
+            log.warning(
+                "no InvokeAI root found (--root, INVOKEAI_ROOT, ~/invokeai); add a folder "
+                "with `photomapd albums add NAME FOLDER` or in the UI"
+            )
+        elif not found.images_dir.is_dir():
+            log.warning(
+                "InvokeAI root %s has no %s yet; it is added once it exists",
+                found.root,
+                found.images_dir,
+            )
+        else:
+            config.albums.append(AlbumConfig("invokeai", "InvokeAI", [found.images_dir]))
+            config.invokeai_root = found.root
+            log.info(
+                "indexing InvokeAI images in %s (root found by %s)",
+                found.images_dir,
+                found.how_found,
+            )
+            changed = True
+    if changed:
+        config.save()
+
+
+def _unique_key(config: Config, key: str) -> str:
+    candidate, number = key, 2
+    while config.album(candidate):
+        candidate, number = f"{key}-{number}", number + 1
+    return candidate
+
+
+# --- talking to a running daemon -----------------------------------------------------------
+
+
+def api_call(
+    config: Config, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30
+) -> Any:
+    """Raises ConnectionError when no daemon answers."""
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://{host}:{config.port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    if config.token:
+        request.add_header("Authorization", f"Bearer {config.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = str(error)
+        raise RuntimeError(message) from error
+    except (urllib.error.URLError, OSError) as error:
+        raise ConnectionError(str(error)) from error
+
+
+def command_status(args: argparse.Namespace, config: Config) -> int:
+    try:
+        status = api_call(config, "GET", "/api/status", timeout=5)
+    except ConnectionError:
+        print(f"photomapd is not running on port {config.port} (data folder: {config.data_dir})")
+        return 1
+    model, indexing = status["model"], status["indexing"]
+    print(f"photomapd {status['version']} at {status['url']} — {status['total_images']} images")
+    print(
+        f"model: {model['name']} ({model['state']}{': ' + model['error'] if model['error'] else ''})"
+    )
+    print(
+        f"indexing: {indexing['queued']} queued, {indexing['done']} done, {indexing['failed']} failed"
+        f"{' (paused)' if indexing['paused'] else ''}"
+    )
+    for album in status["albums"]:
+        problem = f" — {album['problem']}" if album.get("problem") else ""
+        print(f"  {album['key']}: {album['count']} images, {album['failed']} failed{problem}")
+    return 0
+
+
+def command_albums(args: argparse.Namespace, config: Config) -> int:
+    try:
+        return _albums_via_api(args, config)
+    except ConnectionError:
+        return asyncio.run(_albums_offline(args, config))
+    except RuntimeError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+
+
+def _albums_via_api(args: argparse.Namespace, config: Config) -> int:
+    if args.album_command == "list":
+        for album in api_call(config, "GET", "/api/albums", timeout=5)["albums"]:
+            folders = ", ".join(
+                f["path"] + ("" if f["exists"] else " (missing)") for f in album["folders"]
+            )
+            print(f"{album['key']}\t{album['name']}\t{album['count']} images\t{folders}")
+    elif args.album_command == "add":
+        folders = [str(Path(folder).expanduser().resolve()) for folder in args.folders]
+        album = api_call(
+            config,
+            "POST",
+            "/api/albums",
+            {"name": args.name, "folders": folders, "key": args.key, "exclude": args.exclude},
+        )
+        print(f"added album {album['key']}; indexing started")
+    else:
+        api_call(config, "DELETE", f"/api/albums/{args.key}")
+        print(f"removed album {args.key}")
+    return 0
+
+
+async def _albums_offline(args: argparse.Namespace, config: Config) -> int:
+    if args.album_command == "list":
+        for album in config.albums:
+            print(f"{album.key}\t{album.name}\t{', '.join(map(str, album.folders))}")
+        return 0
+    if args.album_command == "add":
+        key = args.key or _unique_key(config, key_from_name(args.name))
+        folders = [Path(folder).expanduser().resolve() for folder in args.folders]
+        missing = [str(folder) for folder in folders if not folder.is_dir()]
+        if missing:
+            print(f"photomapd: folder does not exist: {', '.join(missing)}", file=sys.stderr)
+            return 1
+        if config.album(key):
+            print(f"photomapd: an album with key {key!r} already exists", file=sys.stderr)
+            return 1
+        config.albums.append(AlbumConfig(key, args.name, folders, list(args.exclude)))
+        config.save()
+        print(f"added album {key}; it is indexed when the daemon starts")
+        return 0
+    album = config.album(args.key)
+    if album is None:
+        print(f"photomapd: no album {args.key!r}", file=sys.stderr)
+        return 1
+    config.albums.remove(album)
+    config.save()
+    print(f"removed album {args.key} (its index is dropped when the daemon next starts)")
+    return 0
+
+
+# --- one-shot index and search ------------------------------------------------------------
+
+
+def command_index(args: argparse.Namespace, config: Config) -> int:
+    setup_logging(None, args.verbose)
+    logging.getLogger().setLevel(logging.WARNING)
+    folder = Path(args.folder).expanduser().resolve()
+    if not folder.is_dir():
+        print(f"photomapd: {args.folder} is not a folder", file=sys.stderr)
+        return 1
+    return asyncio.run(_index_once(config, folder, args.album))
+
+
+async def _index_once(config: Config, folder: Path, key: str | None) -> int:
+    from photomapd.daemon import Daemon
+    from photomapd.one_shot import index_folder_once
+
+    daemon = Daemon(config)
+    return await index_folder_once(daemon, folder, key)
+
+
+def command_search(args: argparse.Namespace, config: Config) -> int:
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        {
+            "q": args.text,
+            "negative": args.negative,
+            "limit": args.limit,
+            **({"album": args.album} if args.album else {}),
+        }
+    )
+    try:
+        results = api_call(config, "GET", f"/api/search?{query}", timeout=120)["results"]
+    except ConnectionError:
+        setup_logging(None, args.verbose)
+        logging.getLogger().setLevel(logging.WARNING)
+        from photomapd.one_shot import search_offline
+
+        try:
+            results = asyncio.run(
+                search_offline(config, args.text, args.negative, args.album, args.limit)
+            )
+        except RuntimeError as error:
+            print(f"photomapd: {error}", file=sys.stderr)
+            return 1
+    except RuntimeError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for hit in results:
+            print(f"{hit['score']:.3f}\t{hit['image']['path']}")
+    return 0

@@ -1,0 +1,36 @@
+"""The JSON shape of one image, shared by the API and the event stream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def image_json(row: dict[str, Any]) -> dict[str, Any]:
+    image_id = row["id"]
+    summary = None
+    if row.get("metadata_json"):
+        try:
+            summary = json.loads(row["metadata_json"])
+        except ValueError:
+            summary = None
+    return {
+        "id": image_id,
+        "album": row["album"],
+        "path": row["path"],
+        "name": Path(row["path"]).name,
+        "folder": str(Path(row["path"]).parent),
+        "width": row.get("width"),
+        "height": row.get("height"),
+        "size": row.get("size"),
+        "mtime": row.get("mtime"),
+        "created_at": row.get("created_at"),
+        "status": row.get("status"),
+        "error": row.get("error"),
+        "favourite": bool(row.get("favourite")),
+        "embedded": bool(row.get("embedded")),
+        "thumbnail_url": f"/api/images/{image_id}/thumbnail",
+        "file_url": f"/api/images/{image_id}/file",
+        "metadata_summary": summary,
+    }

@@ -1,0 +1,179 @@
+"""The JSON API over a real socket: security defaults, albums CRUD, errors, OpenAPI coverage."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from tests.helpers import png_bytes, wait_for
+
+
+async def test_foreign_host_header_is_refused(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, body = await running.get("/api/status", headers={"Host": "evil.example:8050"})
+    assert status == 403
+    assert body["error"]["code"] == "forbidden_host"
+    for host in ("localhost:8050", "127.0.0.1:8050", "[::1]:8050"):
+        status, _ = await running.get("/api/status", headers={"Host": host})
+        assert status == 200, host
+
+
+async def test_cross_origin_writes_are_refused(tmp_path: Path, make_config, start_daemon):
+    folder = tmp_path / "new"
+    folder.mkdir()
+    running = await start_daemon(make_config(tmp_path / "images"))
+    body = {"name": "New", "folders": [str(folder)]}
+    status, error = await running.send(
+        "POST", "/api/albums", json=body, headers={"Origin": "http://evil.example"}
+    )
+    assert status == 403 and error["error"]["code"] == "cross_origin_write"
+    status, error = await running.send(
+        "POST", "/api/albums", json=body, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert status == 403
+    same_origin = running.url
+    status, album = await running.send(
+        "POST", "/api/albums", json=body, headers={"Origin": same_origin}
+    )
+    assert status == 201 and album["key"] == "new"
+    # Reads stay open to cross-origin pages only as far as the browser's CORS allows (no CORS headers).
+    async with running.session.get(
+        running.url + "/api/status", headers={"Origin": "http://evil.example"}
+    ) as response:
+        assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_files_only_by_id_never_by_path(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    for path in (
+        "/api/images/..%2F..%2Fetc%2Fpasswd/file",
+        "/api/images/-1/file",
+        "/api/images/abc",
+    ):
+        status, body = await running.get(path)
+        assert status in (400, 404), path
+        assert "error" in body
+    status, _ = await running.get("/../../etc/passwd")
+    assert status == 404
+    status, body = await running.get("/api/images/999999/file")
+    assert status == 404 and body["error"]["code"] == "image_not_found"
+
+
+async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config())
+    status, error = await running.send(
+        "POST", "/api/albums", json={"name": "X", "folders": [str(tmp_path / "nope")]}
+    )
+    assert status == 400 and error["error"]["code"] == "folder_missing"
+    assert "does not exist" in error["error"]["message"]
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "one.png").write_bytes(png_bytes((100, 100, 0)))
+    status, album = await running.send(
+        "POST", "/api/albums", json={"name": "My Pictures", "folders": [str(folder)]}
+    )
+    assert status == 201 and album["key"] == "my-pictures"
+    status, error = await running.send(
+        "POST", "/api/albums", json={"name": "My Pictures", "folders": [str(folder)]}
+    )
+    assert status == 409
+
+    async def counted() -> bool:
+        _, body = await running.get("/api/albums/my-pictures")
+        return body["count"] == 1
+
+    await wait_for(counted, message="album indexed at once")
+    assert running.daemon.config.config_path.read_text().count("my-pictures") == 1
+
+    status, renamed = await running.send(
+        "PATCH", "/api/albums/my-pictures", json={"name": "Renamed"}
+    )
+    assert status == 200 and renamed["name"] == "Renamed"
+
+    # The folder disappears (unmounted drive): the album shows it, the index is kept.
+    folder.rename(tmp_path / "unmounted")
+    status, summary = await running.send("POST", "/api/albums/my-pictures/reindex")
+    assert status == 202 and summary["removed"] == 0 and summary["missing_folders"] == [str(folder)]
+    _, body = await running.get("/api/albums/my-pictures")
+    assert body["state"] == "folder missing" and "folder missing" in body["problem"]
+    assert body["count"] == 1 and body["folders"][0]["exists"] is False
+
+    status, deleted = await running.send("DELETE", "/api/albums/my-pictures")
+    assert status == 200 and deleted["images_removed"] == 1
+    status, error = await running.get("/api/albums/my-pictures")
+    assert status == 404 and error["error"]["code"] == "album_not_found"
+
+
+async def test_status_shape(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, body = await running.get("/api/status")
+    assert status == 200
+    assert set(body) >= {"version", "albums", "indexing", "model", "watcher"}
+    assert set(body["indexing"]) >= {"queued", "done", "failed", "rate", "paused"}
+    assert set(body["model"]) >= {"name", "pretrained", "device", "state", "error"}
+    assert body["albums"][0]["key"] == "album0"
+
+
+async def test_openapi_covers_every_route(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, spec = await running.get("/api/openapi.json")
+    assert status == 200 and spec["openapi"].startswith("3.")
+    app = running.daemon.runner.app
+    missing = []
+    for route in app.router.routes():
+        info = route.resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        if route.method in ("HEAD",) or not path.startswith("/api/"):
+            continue
+        if route.method.lower() not in spec["paths"].get(path, {}):
+            missing.append(f"{route.method} {path}")
+    assert missing == []
+    for required in (
+        "/api/status",
+        "/api/albums",
+        "/api/albums/{key}",
+        "/api/albums/{key}/reindex",
+        "/api/albums/{key}/images",
+        "/api/images/{id}",
+        "/api/images/{id}/file",
+        "/api/images/{id}/thumbnail",
+        "/api/images/{id}/similar",
+        "/api/search",
+        "/api/events",
+        "/api/openapi.json",
+    ):
+        assert required in spec["paths"], required
+    assert all(op["summary"] for ops in spec["paths"].values() for op in ops.values())
+
+
+async def test_bad_requests_get_clear_errors(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, body = await running.send(
+        "POST", "/api/albums", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    status, body = await running.get("/api/albums/album0/images", params={"limit": "lots"})
+    assert status == 400 and "limit" in body["error"]["message"]
+    form = aiohttp.FormData()
+    form.add_field("image", b"not an image", filename="x.png")
+    status, body = await running.send("POST", "/api/search", data=form)
+    assert status == 400 and body["error"]["code"] == "invalid_image"
+    status, body = await running.get("/api/nope")
+    assert status == 404 and "error" in body
+
+
+async def test_port_in_use_is_reported(tmp_path: Path, make_config, start_daemon):
+    import pytest
+
+    from photomapd.daemon import Daemon, StartupError
+
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = int(running.url.rsplit(":", 1)[1])
+    config = make_config(data_dir=tmp_path / "other")
+    config.port = port
+    with pytest.raises(StartupError, match=f"port {port} .* already in use"):
+        await Daemon(config).start()
+    await asyncio.sleep(0)
