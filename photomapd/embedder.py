@@ -80,6 +80,7 @@ class Embedder:
         self.idle_unload_seconds = idle_unload_seconds
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.torch_threads = torch_threads
+        self._requested_device = device
         self._device = resolve_device(device)
         self._lock = threading.RLock()
         self._transform_lock = threading.Lock()
@@ -104,6 +105,7 @@ class Embedder:
 
     @property
     def requested_device(self) -> str:
+        """As configured ("auto", "cpu", "cuda:1", ...); `device` is what it resolved to."""
         return self._requested_device
 
     @property
