@@ -317,3 +317,10 @@ def test_cuda_uses_fp16_and_frees_memory(tiny_clip) -> None:
     embedder.unload()
     # Weights and cuBLAS workspaces are back; allow 2 MiB for the small cuBLASLt workspace.
     assert torch.cuda.memory_allocated() <= baseline + (2 << 20)
+
+
+def test_docs_name_every_state_and_the_offline_switch() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text(encoding="utf-8")
+    for state in ModelState:
+        assert f"`{state.value}`" in doc, state
+    assert "HF_HUB_OFFLINE" in doc
