@@ -11,6 +11,7 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Lower-case, with the dot, as `Path.suffix.lower()` gives them.
@@ -174,6 +175,9 @@ def _header_orientation(image: Image.Image) -> int:
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image.copy() if image.readonly else image
+    if image.mode.startswith(("I;16", "I", "F")):
+        # Pillow's convert() clips 16-bit grey (depth maps, scans) at 255: nearly all white.
+        return _wide_grey_to_rgb(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
     )
@@ -184,6 +188,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     background = Image.new("RGB", rgba.size, (255, 255, 255))
     background.paste(rgba, mask=rgba.getchannel("A"))
     return background
+
+
+def _wide_grey_to_rgb(image: Image.Image) -> Image.Image:
+    values = np.asarray(image, dtype=np.float64)
+    top = 1.0 if image.mode == "F" and values.max(initial=0) <= 1.0 else 65535.0
+    scaled = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L").convert("RGB")
 
 
 def _reduce_for(image: Image.Image, target_size: int) -> Image.Image:

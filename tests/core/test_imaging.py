@@ -7,6 +7,7 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -157,6 +158,16 @@ def test_modes_become_rgb_with_transparency_on_white(tmp_path: Path) -> None:
     assert image.getpixel((0, 0)) == (10, 20, 30)
     gray = imaging.open_image(_save(tmp_path / "gray.gif", Image.new("L", (8, 8), 128)))
     assert gray.mode == "RGB" and gray.getpixel((1, 1)) == (128, 128, 128)
+
+
+def test_sixteen_bit_grey_keeps_its_tones(tmp_path: Path) -> None:
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    path = _save(tmp_path / "depth.png", Image.fromarray(ramp))
+    image = imaging.open_image(path)
+    assert image.mode == "RGB"
+    assert image.getpixel((0, 0)) == (0, 0, 0)
+    assert image.getpixel((63, 63)) == (255, 255, 255)
+    assert 100 < image.getpixel((0, 32))[0] < 155  # mid-grey stays mid-grey, not white
 
 
 def test_target_size_reduces_but_never_below_target(tmp_path: Path) -> None:
