@@ -65,7 +65,7 @@ def test_killed_worker_is_reported_then_restarted(client):
 
 def test_missing_weights_make_the_worker_say_why(tmp_path, tiny_clip):
     client = ModelClient(str(tiny_clip[0]), str(tmp_path / "absent.pt"), device="cpu")
-    with pytest.raises(ModelUnavailable, match="absent.pt"):
+    with pytest.raises(ModelUnavailable, match=r"absent\.pt"):
         client.load()
     assert client.state == ModelState.UNAVAILABLE and client.worker_pid is None
 
