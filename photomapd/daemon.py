@@ -133,6 +133,7 @@ class Daemon:
         await self.pipeline.stop()
         # Ends the model worker process (if any): its memory and VRAM go back at once.
         await asyncio.to_thread(self.embedder.unload)
+        await asyncio.to_thread(self.searcher.close)
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
