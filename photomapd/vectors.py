@@ -83,7 +83,7 @@ class VectorIndex:
         unique_keys, last = np.unique(keys[::-1], return_index=True)
         keys, matrix = unique_keys, matrix[::-1][last]
         with self._lock:
-            present = np.fromiter((self._index.contains(int(k)) for k in keys), bool, len(keys))
+            present = np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)
             if present.any():
                 self._index.remove(keys[present])
             _insert(self._index, keys, matrix)
@@ -92,9 +92,11 @@ class VectorIndex:
         """Remove the ids that are present; returns how many were removed."""
         keys = _as_keys(ids)
         with self._lock:
-            present = [k for k in keys if self._index.contains(int(k))]
-            if present:
-                self._index.remove(np.asarray(present, dtype=np.uint64))
+            if len(keys) == 0:
+                return 0
+            present = keys[np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)]
+            if len(present):
+                self._index.remove(present)
             return len(present)
 
     def search(self, query: np.ndarray, k: int, allowed: Allowed = None) -> list[tuple[int, float]]:
@@ -127,11 +129,13 @@ class VectorIndex:
         with self._lock:
             serialized = self._index.save()
         assert serialized is not None  # save() without a path returns the bytes
-        payload = bytes(serialized)
+        payload = memoryview(serialized)  # ~150 MB at 100k x 512: no extra copy
         footer = _MAGIC + hashlib.blake2b(payload, digest_size=32).digest()
         footer += len(payload).to_bytes(8, "little")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary = self.path.with_name(
+            f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        )
         try:
             with open(temporary, "wb") as handle:
                 handle.write(payload)
