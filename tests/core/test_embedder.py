@@ -106,6 +106,13 @@ def test_preprocess_needs_no_weights(embedder: Embedder) -> None:
     assert embedder.embed_preprocessed(tensor).shape == (1, TINY_CLIP_DIM)
 
 
+def test_long_prompts_are_truncated_not_rejected(embedder: Embedder) -> None:
+    prompt = ", ".join(["masterpiece, intricate detail, volumetric light"] * 40)  # >> 77 tokens
+    vectors = embedder.embed_text([prompt, "ünïcödé ✓ 日本語"])
+    assert vectors.shape == (2, TINY_CLIP_DIM)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
 def test_empty_batches(embedder: Embedder) -> None:
     assert embedder.embed_images([]).shape == (0, TINY_CLIP_DIM)
     assert embedder.embed_text([]).shape == (0, TINY_CLIP_DIM)
