@@ -12,20 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import LiveDaemon
+from tests.ui.live import LiveDaemon, wait_indexed
 from tests.ui.images import colours, write_png
 
 pytestmark = pytest.mark.browser
-
-
-def wait_indexed(live: LiveDaemon, count: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = live.run(live.daemon.status())
-        if sum(album["count"] for album in status["albums"]) >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"daemon did not index {count} images in {timeout} s: {status}")
 
 
 @pytest.fixture

@@ -94,6 +94,7 @@ class App {
     this.viewer.addEventListener("similar", (event) => this.update({ similar: String(event.detail.image.id), q: "" }));
     this.viewer.addEventListener("show", (event) => {
       if (this.viewer.set === this.set) this.gallery.moveCursor(event.detail.index);
+      this.mapTab.setCurrent(event.detail.image.id);
       if (this.state.image !== String(event.detail.image.id)) {
         this.state.image = String(event.detail.image.id);
         writeState(this.state, { push: false });
@@ -282,13 +283,13 @@ class App {
   openImageById(id) {
     this.state.image = String(id);
     writeState(this.state, { push: true });
-    if (this.state.view === "map") this.update({ view: "gallery" });
-    this.syncViewerToState();
+    this.syncViewerToState(); // the viewer overlays the map too; closing it returns there
   }
 
   showIds(ids, label = "selection") {
     const list = ids.map(Number);
     this.state.view = "gallery";
+    writeState(this.state, { push: true }); // Back returns to the map
     this.mapTab.show(false);
     if (this.set) this.set.dispose();
     this.set = new ResultSet(
