@@ -58,7 +58,9 @@ def save(page: Page, out: Path, name: str) -> None:
         image = Image.open(io.BytesIO(data)).convert("RGB")
         for colours in (256, 128, 64):
             buffer = io.BytesIO()
-            image.quantize(colours, method=Image.Quantize.MEDIANCUT).save(buffer, "PNG", optimize=True)
+            image.quantize(colours, method=Image.Quantize.MEDIANCUT).save(
+                buffer, "PNG", optimize=True
+            )
             data = buffer.getvalue()
             if len(data) <= MAX_BYTES:
                 break
@@ -126,7 +128,9 @@ def shoot(url: str, out: Path) -> None:
             page.wait_for_timeout(2500)
             save(page, out, "map")
 
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
         mobile = phone.new_page()
         mobile.goto(url + "/")
         mobile.wait_for_load_state("networkidle")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.live import LiveDaemon, wait_indexed
 from tests.ui.images import colours, write_png
+from tests.ui.live import LiveDaemon, wait_indexed
 
 pytestmark = pytest.mark.browser
 

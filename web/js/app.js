@@ -130,9 +130,9 @@ class App {
     }, 5000);
   }
 
-  // One album: show it; several: show them all together (the API's pseudo-album "all").
+  // Every album together (the API's pseudo-album "all"); with one album that is the album.
   defaultAlbum() {
-    return this.albums.length === 1 ? this.albums[0].key : "all";
+    return "all";
   }
 
   toggleSidebar(force) {
@@ -152,7 +152,10 @@ class App {
 
   async refreshStatus() {
     try {
-      const status = await api.status();
+      const boot = window.__photomapdBoot;
+      const early = boot && boot.status;
+      if (boot) boot.status = null; // only the first call may use the prefetched answer
+      const status = (early && (await early)) || (await api.status());
       this.albums = status.albums || [];
       this.status.setIndexing(status.indexing);
       this.status.setModel(status.model);
@@ -250,7 +253,8 @@ class App {
     return new ResultSet(
       async (offset, limit, signal) => {
         if (!this.albums.length) return { entries: [], total: 0 };
-        const data = await api.images(browseAlbum, { offset, limit, order: state.order, favourite: state.fav || "" }, { signal });
+        const early = adoptFirstPage(browseAlbum, offset, limit, state);
+        const data = (early && (await early)) || await api.images(browseAlbum, { offset, limit, order: state.order, favourite: state.fav || "" }, { signal });
         return { entries: data.items.map((image) => ({ image, score: null })), total: data.total };
       },
       { label: "browse", live: { album: browseAlbum, order: state.order, favourite: state.fav } },
@@ -404,6 +408,16 @@ class App {
       h("button", { type: "button", class: "btn", onclick: () => this.reload() }, "Try again"),
     );
   }
+}
+
+// The page head prefetches the first page of the default view; use it once if it matches.
+function adoptFirstPage(album, offset, limit, state) {
+  const boot = window.__photomapdBoot;
+  const first = boot && boot.firstPage;
+  if (!first) return null;
+  boot.firstPage = null;
+  const matches = first.key === album && offset === 0 && limit === 200 && state.order === "newest" && !state.fav;
+  return matches ? first.promise : null;
 }
 
 // The search API pages with offset/limit; a full page means there may be more, so leave room

@@ -154,7 +154,7 @@ export class SearchPanel extends EventTarget {
   renderAlbums(albums, state) {
     const select = $("#album-select");
     const options = albums.map((album) => h("option", { value: album.key }, `${album.name || album.key} (${album.count ?? 0})`));
-    if (albums.length !== 1) options.unshift(h("option", { value: "all" }, "All albums"));
+    options.unshift(h("option", { value: "all" }, "All albums"));
     select.replaceChildren(...options);
     select.value = state.album;
     select.disabled = albums.length < 2;
