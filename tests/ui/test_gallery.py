@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,6 +15,7 @@ from tests.ui.fake_api import FakeDaemon, serve_fake
 pytestmark = pytest.mark.browser
 
 HEAP_LIMIT_BYTES = 200 * 1024 * 1024
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "ui.md"
 
 
 def js_heap(page: Page) -> int:
@@ -225,6 +227,11 @@ def test_help_overlay_lists_hotkeys(page: Page, fake: tuple[FakeDaemon, str]) ->
         expect(dialog).to_contain_text(text)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    # docs/ui.md documents every shortcut the page registers (word for word).
+    documented = DOCS.read_text(encoding="utf-8")
+    descriptions = page.evaluate("window.photomapd.hotkeys.bindings.map(b => b.description)")
+    missing = [text for text in descriptions if text not in documented]
+    assert not missing, f"hotkeys missing from docs/ui.md: {missing}"
     page.keyboard.press("/")
     expect(page.locator("#q")).to_be_focused()
 
