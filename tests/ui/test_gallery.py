@@ -113,7 +113,8 @@ def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDa
     # InvokeAI actions post to the bridge.
     drawer.locator("button[data-action='remix']").click()
     expect(page.locator(".toast", has_text="remix sent to InvokeAI")).to_be_visible()
-    assert daemon.invokeai_actions == [(24, "remix")]
+    assert daemon.invokeai_actions == [(24, "recall", {"mode": "remix"})]
+    expect(drawer.locator("button[data-action]")).to_have_count(7)
     # "i" hides and shows the drawer.
     page.keyboard.press("i")
     expect(drawer).to_be_hidden()

@@ -93,6 +93,8 @@ export const api = {
   invokeaiStatus: () => get("/api/invokeai/status"),
   invokeaiSettings: () => get("/api/invokeai/settings"),
   saveInvokeaiSettings: (body) => request("PUT", "/api/invokeai/settings", { json: body }),
+  invokeaiBoards: () => get("/api/invokeai/boards"),
+  invokeaiActions: (id) => get(`/api/images/${id}/invokeai`),
   invokeaiAction: (id, action, body) =>
     request("POST", `/api/images/${id}/invokeai/${enc(action)}`, { json: body || {} }),
 };

@@ -15,7 +15,7 @@ import { ResultSet } from "./resultset.js";
 import { SearchPanel } from "./search.js";
 import { Favourites, SelectionBar } from "./selection.js";
 import { SettingsDialog } from "./settings.js";
-import { FILTER_KEYS, isSearch, readState, writeState } from "./state.js";
+import { FILTER_KEYS, FILTER_PARAMS, isSearch, readState, writeState } from "./state.js";
 import { StatusBar } from "./status.js";
 import { Viewer } from "./viewer.js";
 
@@ -183,7 +183,7 @@ class App {
   clearSearch() {
     this.search.setQueryImage(null);
     const cleared = { q: "", negative: "", similar: "" };
-    for (const key of FILTER_KEYS) cleared[key] = "";
+    for (const key of FILTER_KEYS) cleared[key] = key === "ref" ? false : "";
     $("#filters-form").reset();
     this.update(cleared);
   }
@@ -238,7 +238,7 @@ class App {
     if (isSearch(state, queryImage)) {
       const query = { q: state.q, album, favourite: state.fav || "" };
       if (state.negative) Object.assign(query, { negative: state.negative, negative_weight: state.nw });
-      for (const key of FILTER_KEYS) if (state[key]) query[key] = state[key];
+      for (const key of FILTER_KEYS) if (state[key]) query[FILTER_PARAMS[key] || key] = state[key] === true ? "true" : state[key];
       return new ResultSet(
         async (offset, limit, signal) => {
           const paged = { ...query, offset, limit };
@@ -359,7 +359,9 @@ class App {
       if (state.q) parts.push(`“${state.q}”`);
       if (state.negative) parts.push(`avoiding “${state.negative}”`);
       if (this.search.queryImage) parts.push("similar to your image");
-      for (const key of FILTER_KEYS) if (state[key]) parts.push(`${key}: ${state[key]}`);
+      for (const key of FILTER_KEYS) {
+        if (state[key]) parts.push(key === "ref" ? "with reference images" : `${key}: ${state[key]}`);
+      }
       title.textContent = `${parts.join(", ") || "Search"} · ${count} results`;
     } else if (set.label === "browse") {
       const album = this.albums.find((a) => a.key === state.album);
