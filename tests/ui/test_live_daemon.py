@@ -195,3 +195,35 @@ def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page)
     assert len(paths) == 3 and all(Path(path).parent == gallery.folder for path in paths)
     page.keyboard.press("Escape")
     expect(page.locator("#selection-bar")).to_be_hidden()
+
+
+def test_map_tab_opens_images_and_clusters(gallery: LiveDaemon, page: Page) -> None:
+    open_gallery(page, gallery)
+    ids = [int(page.locator(f"#tile-{i}").get_attribute("data-id")) for i in range(3)]
+    page.click("#tab-map")
+    expect(page).to_have_url(re.compile(r"view=map"))
+    holder = page.locator("#map-panel .map-holder")
+    expect(holder).to_be_visible()
+    box = holder.bounding_box()
+    assert box["height"] > 400, "the map must fill the panel"
+    # The map view reports clicks as DOM events; the page turns them into gallery actions.
+    page.evaluate(
+        """(id) => document.querySelector('#map-panel .map-holder').dispatchEvent(
+             new CustomEvent('photomapd:open-image', { detail: { id }, bubbles: true }))""",
+        ids[1],
+    )
+    expect(page.locator("#viewer")).to_be_visible()
+    expect(page.locator("#viewer-caption")).to_have_text(
+        page.locator("#tile-1").get_attribute("aria-label").split(",")[0]
+    )
+    page.keyboard.press("Escape")
+    expect(page.locator("#map-panel")).to_be_visible()
+    page.evaluate(
+        """(ids) => document.querySelector('#map-panel .map-holder').dispatchEvent(
+             new CustomEvent('photomapd:result-set', { detail: { ids }, bubbles: true }))""",
+        [ids[0], ids[2]],
+    )
+    expect(page.locator("#result-title")).to_contain_text("Map cluster · 2 images")
+    expect(page.locator("#gallery-panel")).to_be_visible()
+    page.go_back()
+    expect(page.locator("#map-panel")).to_be_visible()

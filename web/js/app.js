@@ -185,6 +185,7 @@ class App {
     const cleared = { q: "", negative: "", similar: "" };
     for (const key of FILTER_KEYS) cleared[key] = key === "ref" ? false : "";
     $("#filters-form").reset();
+    this.search.showNegative(false);
     this.update(cleared);
   }
 

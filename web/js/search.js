@@ -48,7 +48,7 @@ export class SearchPanel extends EventTarget {
   showNegative(show) {
     this.negativeRow.hidden = !show;
     this.negativeToggle.setAttribute("aria-expanded", String(show));
-    if (show) this.negative.focus();
+    if (show && document.activeElement !== this.q) this.negative.focus();
   }
 
   bindImageInput() {
