@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from photomapd.config import AlbumConfig, Config, ModelConfig  # noqa: E402
 from tests.tinyclip import write_tiny_clip  # noqa: E402
@@ -125,7 +126,16 @@ def shoot(url: str, out: Path) -> None:
 
         if page.locator("#tab-map").is_visible():
             page.click("#tab-map")
-            page.wait_for_timeout(2500)
+            # The map lays itself out in the background on first use (UMAP); wait for it.
+            try:
+                page.wait_for_function(
+                    "() => { const s = document.querySelector('.pm-map-status');"
+                    " return s && !/laying out|loading/i.test(s.textContent); }",
+                    timeout=60_000,
+                )
+            except PlaywrightTimeout:
+                print("map still laying out after 60 s; photographing it as it is")
+            page.wait_for_timeout(800)
             save(page, out, "map")
 
         phone = browser.new_context(

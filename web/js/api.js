@@ -68,6 +68,7 @@ export const api = {
   createAlbum: (body) => request("POST", "/api/albums", { json: body }),
   updateAlbum: (key, body) => request("PATCH", `/api/albums/${enc(key)}`, { json: body }),
   deleteAlbum: (key) => request("DELETE", `/api/albums/${enc(key)}`),
+  reindexAll: () => request("POST", "/api/albums/reindex"),
   reindex: (key) => request("POST", `/api/albums/${enc(key)}/reindex`),
   failures: (key) => get(`/api/albums/${enc(key)}/failures`),
   facets: (key) => get(`/api/albums/${enc(key)}/facets`),
