@@ -7,26 +7,46 @@ import io
 import re
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from photomapd.config import AlbumConfig, Config, ModelConfig
 from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, wait_indexed
+from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def gallery(tmp_path: Path, live_factory) -> LiveDaemon:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "outputs" / "images"
+@pytest.fixture(scope="module")
+def gallery(
+    tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
+) -> Iterator[LiveDaemon]:
+    """One real daemon for this module: starting one costs seconds on a shared 2-core machine.
+    Tests leave it as they found it (6 images, nothing starred); the album test runs last."""
+    base = tmp_path_factory.mktemp("live-ui")
+    folder = base / "outputs" / "images"
     folder.mkdir(parents=True)
     for index, colour in enumerate(colours(6)):
         write_png(folder / f"seed_{index}.png", colour)
-    live = live_factory(folder)
-    wait_indexed(live, 6)
-    return live
+    config_path, checkpoint = tiny_clip
+    config = Config(
+        data_dir=base / "data",
+        host="127.0.0.1",
+        port=0,
+        model=ModelConfig(
+            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+        ),
+    )
+    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    entry = start_live(config)
+    try:
+        wait_indexed(entry[0], 6)
+        yield entry[0]
+    finally:
+        stop_live(entry)
 
 
 def open_gallery(page: Page, live: LiveDaemon, query: str = "") -> None:
@@ -52,6 +72,7 @@ def test_new_file_in_watched_folder_appears_without_reload(gallery: LiveDaemon, 
     # Deleting it removes the tile live too.
     (gallery.folder / "fresh_from_invokeai.png").unlink()
     expect(tile).to_have_count(0, timeout=5_000)
+    expect(page.locator("#result-title")).to_contain_text("6 images")
 
 
 def test_text_search_keeps_state_in_url(gallery: LiveDaemon, page: Page) -> None:
@@ -139,44 +160,6 @@ def test_favourite_survives_reload(gallery: LiveDaemon, page: Page) -> None:
     expect(page.locator("#empty")).to_contain_text("No favourites here yet")
 
 
-def test_album_add_with_folder_picker_and_update_index(
-    gallery: LiveDaemon, page: Page, tmp_path: Path
-) -> None:
-    second = tmp_path / "more" / "renders"
-    second.mkdir(parents=True)
-    for index, colour in enumerate(colours(3)):
-        write_png(second / f"render_{index}.png", colour)
-    open_gallery(page, gallery)
-    page.keyboard.press("a")
-    dialog = page.locator("#albums-dialog")
-    expect(dialog).to_be_visible()
-    expect(dialog.locator(".album-card")).to_have_count(1)
-    dialog.locator("#album-add").click()
-    page.fill("#album-name", "More renders")
-    expect(page.locator("#album-key")).to_have_value("more-renders")
-    dialog.locator("text=Browse…").click()
-    picker = page.locator("#folder-picker")
-    picker.locator("input[name=path]").fill(str(tmp_path / "more"))
-    picker.locator("button[type=submit]").click()
-    picker.locator(".picker-dir", has_text="renders").click()
-    expect(picker.locator("#picker-path")).to_have_text(str(second))
-    picker.locator("#picker-choose").click()
-    expect(dialog.locator("input[name=folder]")).to_have_value(str(second))
-    with page.expect_response(
-        lambda r: r.url.endswith("/api/albums") and r.request.method == "POST"
-    ) as info:
-        dialog.locator("#album-form button[type=submit]").click()
-    assert info.value.status == 201, info.value.text()
-    card = dialog.locator(".album-card[data-key='more-renders']")
-    expect(card).to_contain_text("3 images", timeout=15_000)
-    # A file added while the watcher is blind (copied in, then Update Index) is picked up.
-    write_png(second / "render_late.png", (9, 9, 9))
-    with page.expect_response(lambda r: r.url.endswith("/api/albums/more-renders/reindex")) as info:
-        card.locator("text=Update Index").click()
-    assert info.value.status == 202
-    expect(card).to_contain_text("4 images", timeout=15_000)
-
-
 def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_gallery(page, gallery)
@@ -227,3 +210,73 @@ def test_map_tab_opens_images_and_clusters(gallery: LiveDaemon, page: Page) -> N
     expect(page.locator("#gallery-panel")).to_be_visible()
     page.go_back()
     expect(page.locator("#map-panel")).to_be_visible()
+
+
+def test_settings_dialog_saves_and_says_when_a_restart_is_needed(
+    gallery: LiveDaemon, page: Page
+) -> None:
+    open_gallery(page, gallery)
+    page.keyboard.press(",")
+    dialog = page.locator("#settings-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#s-idle")).to_have_value(re.compile(r"^\d"))
+    expect(page.locator("#s-device")).to_have_value("cpu")
+    expect(dialog.locator("#invokeai-status")).to_contain_text("Not configured")
+    page.fill("#s-idle", "30")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-notice")).to_contain_text("Settings saved.")
+    assert gallery.daemon.embedder.idle_unload_seconds == 30
+    page.fill("#s-port", "8123")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-notice")).to_contain_text("Restart photomapd for the new port")
+    assert gallery.daemon.config.port == 8123
+
+
+def test_every_control_has_an_accessible_name(gallery: LiveDaemon, page: Page) -> None:
+    open_gallery(page, gallery)
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, textarea, [role=option]')]
+            .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]') && el.id !== 'image-file')
+            .filter((el) => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                || (el.labels && el.labels.length) || el.textContent.trim() || el.title))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+
+
+def test_album_add_with_folder_picker_and_update_index(
+    gallery: LiveDaemon, page: Page, tmp_path: Path
+) -> None:
+    second = tmp_path / "more" / "renders"
+    second.mkdir(parents=True)
+    for index, colour in enumerate(colours(3)):
+        write_png(second / f"render_{index}.png", colour)
+    open_gallery(page, gallery)
+    page.keyboard.press("a")
+    dialog = page.locator("#albums-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".album-card")).to_have_count(1)
+    dialog.locator("#album-add").click()
+    page.fill("#album-name", "More renders")
+    expect(page.locator("#album-key")).to_have_value("more-renders")
+    dialog.locator("text=Browse…").click()
+    picker = page.locator("#folder-picker")
+    picker.locator("input[name=path]").fill(str(tmp_path / "more"))
+    picker.locator("button[type=submit]").click()
+    picker.locator(".picker-dir", has_text="renders").click()
+    expect(picker.locator("#picker-path")).to_have_text(str(second))
+    picker.locator("#picker-choose").click()
+    expect(dialog.locator("input[name=folder]")).to_have_value(str(second))
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/albums") and r.request.method == "POST"
+    ) as info:
+        dialog.locator("#album-form button[type=submit]").click()
+    assert info.value.status == 201, info.value.text()
+    card = dialog.locator(".album-card[data-key='more-renders']")
+    expect(card).to_contain_text("3 images", timeout=15_000)
+    # A file added while the watcher is blind (copied in, then Update Index) is picked up.
+    write_png(second / "render_late.png", (9, 9, 9))
+    with page.expect_response(lambda r: r.url.endswith("/api/albums/more-renders/reindex")) as info:
+        card.locator("text=Update Index").click()
+    assert info.value.status == 202
+    expect(card).to_contain_text("4 images", timeout=15_000)
