@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,12 @@ from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.ui.live import start_live, stop_live, wait_indexed  # noqa: E402
 
 MAX_BYTES = 300 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def copy_images(corpus: Path, target: Path) -> int:
@@ -168,7 +175,7 @@ def main() -> None:
         config = Config(
             data_dir=base / "data",
             host="127.0.0.1",
-            port=0,
+            port=free_port(),  # a real port number, as the settings screen shows it
             model=ModelConfig(name=str(config_path), pretrained=str(checkpoint), device="cpu"),
         )
         config.albums.append(AlbumConfig("invokeai", "InvokeAI outputs", [folder]))
