@@ -16,7 +16,7 @@ from aiohttp import web
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, Forbidden, NotFound
-from photomapd.api.params import json_body
+from photomapd.api.params import image_id_param, json_body
 from photomapd.image_json import image_json
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,71 @@ async def image_lookup(request: web.Request) -> web.Response:
     return web.json_response(image_json(image))
 
 
+# EXIF tags worth showing for photos and other non-AI images: (IFD, tag id, label).
+EXIF_IFD = 0x8769
+EXIF_FIELDS = (
+    (0, 0x010F, "Camera make"),
+    (0, 0x0110, "Camera model"),
+    (EXIF_IFD, 0xA434, "Lens"),
+    (EXIF_IFD, 0x9003, "Taken"),
+    (0, 0x0132, "Modified"),
+    (EXIF_IFD, 0x829A, "Exposure"),
+    (EXIF_IFD, 0x829D, "Aperture"),
+    (EXIF_IFD, 0x8827, "ISO"),
+    (EXIF_IFD, 0x920A, "Focal length"),
+    (0, 0x0112, "Orientation"),
+    (0, 0x0131, "Software"),
+    (0, 0x013B, "Artist"),
+    (0, 0x8298, "Copyright"),
+)
+
+
+def _exif_text(label: str, value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return None  # maker notes and other binary blobs mean nothing to a reader
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        text = str(value).strip("\x00 ").strip()
+        return text[:300] or None
+    if label == "Exposure":
+        return f"1/{round(1 / number)} s" if 0 < number < 1 else f"{number:g} s"
+    if label == "Aperture":
+        return f"f/{number:g}"
+    if label == "Focal length":
+        return f"{number:g} mm"
+    return f"{number:g}"
+
+
+def _read_exif(path: Path) -> dict[str, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            tables = {0: dict(exif), EXIF_IFD: dict(exif.get_ifd(EXIF_IFD))}
+    except (OSError, UnidentifiedImageError, ValueError):
+        return {}
+    found = {}
+    for ifd, tag, label in EXIF_FIELDS:
+        value = tables[ifd].get(tag)
+        text = _exif_text(label, value) if value is not None else None
+        if text:
+            found[label] = text
+    return found
+
+
+async def image_exif(request: web.Request) -> web.Response:
+    """Camera EXIF basics of one image (make, model, lens, date, exposure...), for non-AI images."""
+    image_id = image_id_param(request)
+    row = await request.app[keys.STORE].get_image(image_id)
+    if row is None or row["status"] == "missing":
+        raise NotFound("image_not_found", f"no image with id {image_id}")
+    return web.json_response(
+        {"id": image_id, "exif": await asyncio.to_thread(_read_exif, Path(row["path"]))}
+    )
+
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -238,3 +303,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/fs/list", fs_list)
     app.router.add_post("/api/images/zip", images_zip)
     app.router.add_get("/api/image-lookup", image_lookup)
+    app.router.add_get("/api/images/{id}/exif", image_exif)

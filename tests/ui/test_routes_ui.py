@@ -115,3 +115,37 @@ async def test_settings_round_trip(tmp_path: Path, make_config, start_daemon):
     ):
         status, error = await running.send("PUT", "/api/settings", json=bad)
         assert status == 400 and error["error"]["code"] == "invalid_settings", bad
+
+
+async def test_camera_exif_for_photos(tmp_path: Path, make_config, start_daemon):
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    running = await start_daemon(make_config(folder))
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "EOS R6"
+    exif[0x0112] = 1
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A] = 0.004  # 1/250 s
+    sub[0x829D] = 2.8
+    sub[0x8827] = 400
+    sub[0x9003] = "2026:11:20 10:31:00"
+    Image.new("RGB", (64, 64), (90, 120, 30)).save(folder / "photo.jpg", exif=exif)
+    Image.new("RGB", (64, 64), (9, 12, 3)).save(folder / "plain.png")
+    items = {item["name"]: item["id"] for item in await indexed(running, 2)}
+    status, body = await running.get(f"/api/images/{items['photo.jpg']}/exif")
+    assert status == 200
+    assert body["exif"] == {
+        "Camera make": "Canon",
+        "Camera model": "EOS R6",
+        "Taken": "2026:11:20 10:31:00",
+        "Exposure": "1/250 s",
+        "Aperture": "f/2.8",
+        "ISO": "400",
+        "Orientation": "1",
+    }
+    status, body = await running.get(f"/api/images/{items['plain.png']}/exif")
+    assert status == 200 and body["exif"] == {}
+    status, body = await running.get("/api/images/999999/exif")
+    assert status == 404

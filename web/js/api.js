@@ -75,6 +75,7 @@ export const api = {
   images: (key, query, options) => get(`/api/albums/${enc(key)}/images`, query, options),
   image: (id) => get(`/api/images/${id}`),
   metadata: (id) => get(`/api/images/${id}/metadata`),
+  exif: (id) => get(`/api/images/${id}/exif`),
   imageByName: (name) => get("/api/image-lookup", { name }),
   similar: (id, query, options) => get(`/api/images/${id}/similar`, query, options),
   setFavourite: (id, on) => request(on ? "PUT" : "DELETE", `/api/images/${id}/favourite`),

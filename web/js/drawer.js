@@ -72,7 +72,7 @@ export class Drawer {
     const summary = (metadata && metadata.summary) || image.metadata_summary || null;
     const sections = [this.renderBasics(image)];
     if (summary && summary.generator) sections.push(this.renderSummary(summary));
-    else sections.push(this.renderExif(metadata));
+    else sections.push(await this.renderExif(image, metadata));
     if (failure && !(failure instanceof ApiError && failure.unsupported)) {
       sections.push(h("p", { class: "error-text" }, `Metadata could not be read: ${failure.message}`));
     }
@@ -140,15 +140,24 @@ export class Drawer {
     return list;
   }
 
-  renderExif(metadata) {
-    const raw = (metadata && metadata.raw) || {};
-    const exif = Object.entries(raw).filter(([key]) => /exif|datetime|make|model|orientation/i.test(key));
-    if (!exif.length) {
-      return h("p", { class: "muted" }, "No generation metadata in this file (not made by a known AI generator).");
+  // Photos and other non-AI images: camera EXIF from the daemon, else EXIF-ish raw chunks.
+  async renderExif(image, metadata) {
+    let exif = {};
+    try {
+      exif = (await api.exif(image.id)).exif || {};
+    } catch {
+      const raw = (metadata && metadata.raw) || {};
+      for (const [key, value] of Object.entries(raw)) {
+        if (/exif|datetime|make|model|orientation/i.test(key)) exif[key.replace(/^EXIF:/, "")] = typeof value === "object" ? JSON.stringify(value) : value;
+      }
+    }
+    const entries = Object.entries(exif).slice(0, 20);
+    if (!entries.length) {
+      return h("p", { class: "muted" }, "No generation metadata and no camera EXIF in this file.");
     }
     const list = h("dl", { class: "meta-list" });
-    for (const [key, value] of exif.slice(0, 20)) {
-      const item = row(key.replace(/^EXIF:/, ""), typeof value === "object" ? JSON.stringify(value) : value);
+    for (const [label, value] of entries) {
+      const item = row(label, value);
       if (item) list.append(item);
     }
     return h("section", { class: "drawer-section" }, h("h3", {}, "Camera (EXIF)"), list);
