@@ -279,3 +279,19 @@ def test_empty_and_error_states(page: Page) -> None:
     # The server is gone now: amber while retrying, then red with a banner.
     expect(page.locator("#conn-dot")).to_have_attribute("data-state", "lost", timeout=8_000)
     expect(page.locator("#banners")).to_contain_text("photomapd is not reachable")
+
+
+def test_live_insert_keeps_the_viewer_on_its_image(
+    page: Page, fake: tuple[FakeDaemon, str]
+) -> None:
+    daemon, base = fake
+    open_page(page, base)
+    page.locator("#tile-2").click()
+    caption = page.locator("#viewer-caption")
+    expect(page.locator("#viewer-position")).to_have_text("3 / 24")
+    shown = caption.text_content()
+    new_id = daemon.emit_new_image("arrives while viewing")
+    expect(page.locator("#viewer-position")).to_have_text("4 / 25")
+    assert caption.text_content() == shown
+    page.keyboard.press("Home")
+    expect(caption).to_have_text(f"img_{new_id:05d}.png")

@@ -313,7 +313,11 @@ class App {
   onImageAdded(data) {
     const image = data && (data.image || data);
     if (!image || !this.set) return;
-    if (this.set.insertLive(image)) this.viewer.refresh();
+    if (this.set.insertLive(image) && this.viewer.isOpen && this.viewer.set === this.set) {
+      // A newest-first insert shifts every index by one: keep the viewer on the same image.
+      if (this.set.live.order !== "oldest") this.viewer.index += 1;
+      this.viewer.refresh();
+    }
     const album = this.albums.find((a) => a.key === image.album);
     if (!album) this.refreshStatus();
     else this.refreshStatusSoon();

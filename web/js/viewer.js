@@ -149,7 +149,9 @@ export class Viewer extends EventTarget {
   }
 
   refresh() {
-    if (this.isOpen) this.renderFavourite();
+    if (!this.isOpen) return;
+    this.renderFavourite();
+    if (this.set) this.position.textContent = `${this.index + 1} / ${this.set.total}`;
   }
 
   renderFavourite() {
