@@ -338,9 +338,14 @@ class App {
     if (!data || !this.set) return;
     const current = this.viewer.current;
     const showing = this.viewer.isOpen && current && current.image.id === data.id;
-    if (this.set.removeLive(data.id) && showing) {
+    const removedAt = this.set.indexOfId(data.id);
+    if (!this.set.removeLive(data.id)) return;
+    if (showing) {
       if (this.set.total) this.viewer.show(Math.min(this.viewer.index, this.set.total - 1));
       else this.viewer.close();
+    } else if (this.viewer.isOpen && this.viewer.set === this.set) {
+      if (removedAt < this.viewer.index) this.viewer.index -= 1; // same image stays in view
+      this.viewer.refresh();
     }
   }
 
