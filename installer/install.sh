@@ -170,6 +170,8 @@ else
     say "creating an environment in $venv (Python $version)"
     if [ "$use_uv" = 1 ]; then
         uv venv --quiet --python "$python" "$venv" || die "uv venv failed (see above)"
+    elif [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
+        "$python" -m venv --without-pip "$venv" || die "$python -m venv failed (see above)"
     elif ! "$python" -m venv "$venv"; then
         rm -rf "$venv"
         die "$python -m venv failed. On Debian/Ubuntu install the venv module:
@@ -193,7 +195,15 @@ if [ "$use_uv" = 1 ]; then
 else
     # pip always rebuilds a local folder, so an upgrade replaces photomapd's files even at the
     # same version; dependencies are fetched only when missing or too old (only-if-needed).
-    "$venv/bin/python" -m pip install --quiet --upgrade "$source_dir[tray]" \
+    venv_pip() {
+        if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
+            # The base's own pip serves the new environment (made --without-pip: ~15 s saved).
+            "$python" -m pip --python "$venv/bin/python" "$@"
+        else
+            "$venv/bin/python" -m pip "$@"
+        fi
+    }
+    venv_pip install --quiet --upgrade "$source_dir[tray]" \
         || die "pip install failed (see above). Behind a proxy or for another torch build,
   set PIP_INDEX_URL / PIP_EXTRA_INDEX_URL and run this again."
 fi
@@ -216,7 +226,8 @@ case ":$PATH:" in
 esac
 
 # --- start at login -------------------------------------------------------------------------
-photomapd() { "$venv/bin/photomapd" --data-dir "$data_dir" "$@"; }
+# The desktop subcommands on their own: the full CLI loads the model code (seconds).
+desktop() { "$venv/bin/python" -m photomapd.cli_desktop --data-dir "$data_dir" "$@"; }
 if [ "$autostart" = 1 ]; then
     if [ "$os" = macos ]; then
         entry_dir="$HOME/Library/LaunchAgents"
@@ -224,7 +235,7 @@ if [ "$autostart" = 1 ]; then
         entry_dir="${XDG_CONFIG_HOME:-$HOME/.config}/autostart"
     fi
     remember_new_dirs "$entry_dir"
-    photomapd autostart enable --executable "$venv/bin/photomapd"
+    desktop autostart enable --executable "$venv/bin/photomapd"
     remember autostart "$entry_dir"
 fi
 
@@ -258,17 +269,28 @@ if [ "$start" = 1 ]; then
         </dev/null >>"$data_dir/logs/daemon-start.log" 2>&1 &
     echo $! >"$pid_file"
     say "starting the daemon (log: $data_dir/logs)"
-    tries=0
-    url=""
-    while [ "$tries" -lt 120 ]; do
-        url=$(photomapd status 2>/dev/null | sed -n 's/^photomapd [^ ]* at \([^ ]*\).*/\1/p')
-        [ -n "$url" ] && break
-        kill -0 "$(cat "$pid_file")" 2>/dev/null \
-            || die "the daemon exited at start; see $data_dir/logs/daemon-start.log"
-        sleep 0.5
-        tries=$((tries + 1))
-    done
-    [ -n "$url" ] || die "the daemon did not answer within a minute; see $data_dir/logs"
+    # One small Python polls /api/status until the daemon answers, exits or 2 minutes pass.
+    url=$("$venv/bin/python" - "$data_dir" "$(cat "$pid_file")" <<'EOF'
+import json, os, sys, time, urllib.request
+from pathlib import Path
+from photomapd.config import load_config
+config = load_config(Path(sys.argv[1]))
+host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    try:
+        os.kill(int(sys.argv[2]), 0)
+    except OSError:
+        sys.exit("exited")
+    try:
+        with urllib.request.urlopen(f"http://{host}:{config.port}/api/status", timeout=2) as r:
+            print(json.load(r)["url"])
+            sys.exit(0)
+    except OSError:
+        time.sleep(0.3)
+sys.exit("timeout")
+EOF
+) || die "the daemon did not start; see $data_dir/logs/daemon-start.log"
     say "photomapd is running: open $url"
 else
     say "installed; start it with: $link run"

@@ -39,10 +39,11 @@ if [ ! -f "$manifest" ] && [ ! -d "$venv" ] && { [ "$purge" = 0 ] || [ ! -d "$da
 fi
 
 # --- stop what runs -------------------------------------------------------------------------
-if [ -x "$venv/bin/photomapd" ]; then
+if [ -x "$venv/bin/python" ]; then
     # Each is a no-op when absent; a missing systemctl/launchctl only means no service.
-    "$venv/bin/photomapd" --data-dir "$data_dir" service uninstall >/dev/null 2>&1 || true
-    "$venv/bin/photomapd" --data-dir "$data_dir" autostart disable || true
+    desktop() { "$venv/bin/python" -m photomapd.cli_desktop --data-dir "$data_dir" "$@"; }
+    desktop service uninstall >/dev/null 2>&1 || true
+    desktop autostart disable || true
 fi
 if [ -f "$pid_file" ]; then
     pid=$(cat "$pid_file")
