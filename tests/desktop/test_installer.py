@@ -44,9 +44,12 @@ def copy_checkout(target: Path) -> Path:
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
         capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, listed):
+    )
+    if listed.returncode != 0:  # not a git checkout (an unpacked archive): copy the tree
+        ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc", ".*_cache")
+        shutil.copytree(REPO_ROOT, target, ignore=ignore, dirs_exist_ok=True)
+        return target
+    for name in filter(None, listed.stdout.split(b"\0")):
         source = REPO_ROOT / os.fsdecode(name)
         if source.is_file():
             (target / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
