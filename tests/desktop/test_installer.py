@@ -54,12 +54,6 @@ def copy_checkout(target: Path) -> Path:
         if source.is_file():
             (target / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / os.fsdecode(name))
-    # pyproject names these; until they land on this branch, stand-ins let the wheel build.
-    if not (target / "README.md").exists():
-        (target / "README.md").write_text("# photomapd\n")
-    if not (target / "web").is_dir():
-        (target / "web").mkdir()
-        (target / "web" / "index.html").write_text("<!doctype html><title>photomapd</title>\n")
     return target
 
 
