@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import png_bytes
 
-from .conftest import REPO_ROOT, XSession
+from .conftest import REPO_ROOT, XSession, requires_tk
 from .xtray import TrayWindow, find_windows, wait_until
 
 pytestmark = [pytest.mark.tray, pytest.mark.slow]
@@ -98,6 +98,7 @@ def tray_daemon(
         running.close()
 
 
+@requires_tk
 def test_tray_drives_the_real_daemon(tray_daemon: TrayDaemon) -> None:
     session = tray_daemon.session
 
