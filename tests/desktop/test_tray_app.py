@@ -8,7 +8,8 @@ import pytest
 
 from photomapd.autostart import XdgAutostart
 from photomapd.control import DaemonStatus
-from photomapd.tray import STATE_COLOURS, TrayApp, draw_icon, status_line, tooltip
+from photomapd.tray import TrayApp
+from photomapd.tray_badge import STATE_COLOURS, draw_icon, status_line, tooltip
 
 
 def status(**changes: object) -> DaemonStatus:
