@@ -240,10 +240,18 @@ if [ "$autostart" = 1 ]; then
 fi
 
 # --- start (or restart) the daemon ----------------------------------------------------------
+our_daemons() { # the pid file's, plus any started at login from this environment
+    {
+        [ -f "$pid_file" ] && cat "$pid_file"
+        ps -eo pid=,args= 2>/dev/null \
+            | awk -v py="$venv/bin/python" 'index($2, py) == 1 && /photomapd/ { print $1 }'
+    } | sort -u
+}
+
 stop_previous() {
-    [ -f "$pid_file" ] || return 0
-    pid=$(cat "$pid_file")
-    if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q photomapd; then
+    for pid in $(our_daemons); do
+        kill -0 "$pid" 2>/dev/null || continue
+        ps -p "$pid" -o args= 2>/dev/null | grep -q photomapd || continue
         say "stopping the running photomapd (pid $pid) to start the new version"
         kill "$pid"
         waited=0
@@ -251,9 +259,21 @@ stop_previous() {
             sleep 0.5
             waited=$((waited + 1))
         done
-    fi
+    done
     rm -f "$pid_file"
 }
+
+service_active() {
+    [ "$os" = linux ] && command -v systemctl >/dev/null 2>&1 \
+        && systemctl --user is-active --quiet photomapd.service 2>/dev/null
+}
+
+if [ "$start" = 1 ] && service_active; then
+    # `photomapd service install` was used: let systemd run the new version.
+    systemctl --user restart photomapd.service || die "systemctl --user restart photomapd failed"
+    say "restarted the photomapd service (systemctl --user status photomapd)"
+    start=0
+fi
 
 if [ "$start" = 1 ]; then
     stop_previous
@@ -276,23 +296,27 @@ from pathlib import Path
 from photomapd.config import load_config
 config = load_config(Path(sys.argv[1]))
 host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-deadline = time.monotonic() + 120
-while time.monotonic() < deadline:
+started = time.monotonic()
+while time.monotonic() < started + 120:
     try:
         os.kill(int(sys.argv[2]), 0)
     except OSError:
         sys.exit("exited")
     try:
         with urllib.request.urlopen(f"http://{host}:{config.port}/api/status", timeout=2) as r:
-            print(json.load(r)["url"])
+            status = json.load(r)
+        # Only the daemon just started counts, not another one holding the port.
+        if status["uptime_seconds"] <= time.monotonic() - started + 5:
+            print(status["url"])
             sys.exit(0)
-    except OSError:
-        time.sleep(0.3)
+    except (OSError, ValueError, KeyError):
+        pass
+    time.sleep(0.3)
 sys.exit("timeout")
 EOF
 ) || die "the daemon did not start; see $data_dir/logs/daemon-start.log"
     say "photomapd is running: open $url"
-else
+elif ! service_active; then
     say "installed; start it with: $link run"
 fi
 say "uninstall with: sh $script_dir/uninstall.sh (add --purge to delete the index and settings)"

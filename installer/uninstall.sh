@@ -45,19 +45,24 @@ if [ -x "$venv/bin/python" ]; then
     desktop service uninstall >/dev/null 2>&1 || true
     desktop autostart disable || true
 fi
-if [ -f "$pid_file" ]; then
-    pid=$(cat "$pid_file")
-    if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q photomapd; then
-        say "stopping photomapd (pid $pid)"
-        kill "$pid"
-        waited=0
-        while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
-            sleep 0.5
-            waited=$((waited + 1))
-        done
-    fi
-    rm -f "$pid_file"
-fi
+# The pid file's daemon, plus any started at login from this environment.
+pids=$({
+    [ -f "$pid_file" ] && cat "$pid_file"
+    ps -eo pid=,args= 2>/dev/null \
+        | awk -v py="$venv/bin/python" 'index($2, py) == 1 && /photomapd/ { print $1 }'
+} | sort -u)
+for pid in $pids; do
+    kill -0 "$pid" 2>/dev/null || continue
+    ps -p "$pid" -o args= 2>/dev/null | grep -q photomapd || continue
+    say "stopping photomapd (pid $pid)"
+    kill "$pid"
+    waited=0
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+done
+rm -f "$pid_file"
 
 # --- files outside the data folder, newest folders last in the manifest ---------------------
 if [ -f "$manifest" ]; then

@@ -133,12 +133,15 @@ def test_install_run_upgrade_uninstall(tmp_path: Path, user_env: dict[str, str])
     assert str(data_dir / "venv" / "bin" / "photomapd") in autostart.stdout
 
     # Re-running upgrades in place: same environment, the daemon restarted on the new code.
+    # Without the pid file, as for a daemon started at login, it is still found and stopped.
     (source / "photomapd" / "installer_probe.py").write_text("UPGRADED = True\n")
-    old_pid = (data_dir / "daemon.pid").read_text()
+    old_pid = int((data_dir / "daemon.pid").read_text())
+    (data_dir / "daemon.pid").unlink()
     second = run_script(installer, user_env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "upgrading the environment" in second.stdout
-    assert (data_dir / "daemon.pid").read_text() != old_pid
+    assert f"stopping the running photomapd (pid {old_pid})" in second.stdout
+    assert int((data_dir / "daemon.pid").read_text()) != old_pid
     probe = subprocess.run(
         [str(data_dir / "venv" / "bin" / "python"), "-c", "import photomapd.installer_probe"],
         capture_output=True,
