@@ -113,16 +113,15 @@ if ((Test-Path -LiteralPath $VenvPython) -and ((Get-PythonVersion @($VenvPython)
 }
 
 Say "installing photomapd from $Source"
-# Stop a daemon started by an earlier install first: Windows cannot replace a running .exe.
-if (Test-Path -LiteralPath $PidFile) {
-    $old = Get-Process -Id ([int](Get-Content -LiteralPath $PidFile)) -ErrorAction SilentlyContinue
-    if ($old -and $old.Path -like "$Venv*") {
-        Say "stopping the running photomapd (pid $($old.Id)) to start the new version"
-        Stop-Process -Id $old.Id
-        $old.WaitForExit(30000) | Out-Null
-    }
-    Remove-Item -LiteralPath $PidFile -Force
+# Stop daemons running from this environment first (started by an earlier install or at
+# login): Windows cannot replace a running .exe.
+$running = @(Get-Process -ErrorAction SilentlyContinue | Where-Object { $_.Path -and $_.Path -like "$Venv\*" })
+foreach ($old in $running) {
+    Say "stopping the running photomapd (pid $($old.Id)) to start the new version"
+    Stop-Process -Id $old.Id -ErrorAction SilentlyContinue
+    $old.WaitForExit(30000) | Out-Null
 }
+if (Test-Path -LiteralPath $PidFile) { Remove-Item -LiteralPath $PidFile -Force }
 if ($UseUv) {
     & uv pip install --quiet --python $VenvPython --upgrade --reinstall-package photomapd "$Source[tray]"
 } else {

@@ -28,15 +28,14 @@ if (-not (Test-Path -LiteralPath $Manifest) -and -not (Test-Path -LiteralPath $V
 if (Test-Path -LiteralPath $VenvPython) {
     & $VenvPython -m photomapd.cli_desktop --data-dir $DataDir autostart disable
 }
-if (Test-Path -LiteralPath $PidFile) {
-    $process = Get-Process -Id ([int](Get-Content -LiteralPath $PidFile)) -ErrorAction SilentlyContinue
-    if ($process -and $process.Path -like "$Venv*") {
-        Say "stopping photomapd (pid $($process.Id))"
-        Stop-Process -Id $process.Id
-        $process.WaitForExit(30000) | Out-Null
-    }
-    Remove-Item -LiteralPath $PidFile -Force
+# Every process running from the environment (the installer's daemon, or one started at login).
+$running = @(Get-Process -ErrorAction SilentlyContinue | Where-Object { $_.Path -and $_.Path -like "$Venv\*" })
+foreach ($process in $running) {
+    Say "stopping photomapd (pid $($process.Id))"
+    Stop-Process -Id $process.Id -ErrorAction SilentlyContinue
+    $process.WaitForExit(30000) | Out-Null
 }
+if (Test-Path -LiteralPath $PidFile) { Remove-Item -LiteralPath $PidFile -Force }
 
 if (Test-Path -LiteralPath $Manifest) {
     foreach ($line in Get-Content -LiteralPath $Manifest) {
