@@ -222,10 +222,11 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     if (removed.size) {
       const keep = state.ids.map((id) => !removed.has(id));
       for (const key of ["ids", "x", "y", "cluster"]) state[key] = state[key].filter((_, row) => keep[row]);
+      state.index = new Map(state.ids.map((id, row) => [id, row]));
     }
     for (const point of data.added || []) {
       const row = state.index.get(point.id);
-      if (row !== undefined && !removed.size) {
+      if (row !== undefined) {
         state.x[row] = point.x; state.y[row] = point.y; state.cluster[row] = point.cluster;
       } else {
         state.ids.push(point.id); state.x.push(point.x); state.y.push(point.y); state.cluster.push(point.cluster);
@@ -303,6 +304,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
   if (live) {
     events = new EventSource(`${baseUrl}/api/events`);
     events.addEventListener("map_updated", (event) => applyUpdate(JSON.parse(event.data)));
+    events.addEventListener("overflow", () => load());  // we missed updates: start over
   }
 
   return {
