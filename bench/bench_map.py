@@ -74,6 +74,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"{platform.node()} {platform.processor() or platform.machine()} nproc={os.cpu_count()}")
+    # The box may be shared: the load average says how much of the 2 cores we really had.
+    print(f"load average at start: {os.getloadavg()}")
 
     start = time.perf_counter()
     fit_layout(np.arange(2000), clustered_vectors(2000, seed=9))
@@ -148,5 +150,10 @@ def main() -> None:
     )
 
 
-if __name__ == "__main__":
+def _main_with_load() -> None:
     main()
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    _main_with_load()
