@@ -7,6 +7,7 @@
 //   element.addEventListener("photomapd:open-image", e => open(e.detail.id));
 //   element.addEventListener("photomapd:result-set", e => show(e.detail.ids));
 //   map.highlight([ids]); map.setCurrent(id);
+//   (or dispatch "photomapd:highlight" {ids} / "photomapd:current-image" {id} on the element)
 
 const GRID = 128;
 const PALETTE = [
@@ -201,6 +202,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       status.textContent = body.error?.message || `map unavailable (HTTP ${response.status})`;
+      if (response.status === 503) setTimeout(load, 1000);  // the daemon is still loading it
       return;
     }
     const payload = await response.json();
@@ -296,6 +298,10 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     state.panX += sx - nx; state.panY += sy - ny;
     redraw();
   }, { passive: false });
+
+  // A host page can drive the map with events too, without holding the returned object.
+  element.addEventListener("photomapd:highlight", (e) => { state.highlighted = new Set(e.detail.ids); redraw(); });
+  element.addEventListener("photomapd:current-image", (e) => { state.current = e.detail.id; redraw(); });
 
   new ResizeObserver(resize).observe(element);
   resize();
