@@ -211,7 +211,10 @@ class MapService:
         self._flush_scheduled = False
         for album, entry in list(self._albums.items()):
             if not entry.loading and (entry.pending_add or entry.pending_remove):
-                await self._flush(album, entry)
+                try:
+                    await self._flush(album, entry)
+                except Exception:  # one album's failure must not stop the others' updates
+                    logger.exception("updating the map of %s failed; it catches up on refit", album)
 
     async def _flush(self, album: str, entry: map_worker.AlbumMap) -> None:
         adds, entry.pending_add = entry.pending_add, {}
@@ -310,7 +313,10 @@ class MapService:
     # --- helpers -----------------------------------------------------------------------
 
     def _announce(self, album: str, data: dict[str, Any]) -> None:
-        semantic = self._albums[album].semantic
+        entry = self._albums.get(album)
+        if entry is None:  # deleted meanwhile
+            return
+        semantic = entry.semantic
         self.events.publish(
             EventKind.MAP_UPDATED,
             {"album": album, "version": semantic.version, "count": len(semantic), **data},

@@ -1,0 +1,69 @@
+"""The MapService's off-loop steps: merging a finished fit with what changed meanwhile,
+restoring a saved map against the vectors SQLite has now."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from photomapd import map_worker
+from photomapd.map_layout import LayoutParams, MapLayout
+from photomapd.map_payload import MapPoints
+from photomapd.map_store import MapState, StoredMap
+from photomapd.semantic_map import SemanticMap
+from tests.map.synthetic import more_points
+
+
+def test_catch_up_applies_images_added_and_removed_during_a_fit(
+    fitted: MapLayout, planted: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    _, _, centres = planted
+    live = SemanticMap(fitted.snapshot(), version=4)
+    entry = map_worker.AlbumMap(live)
+    snapshot = map_worker.snapshot(live)
+    result = SemanticMap(snapshot.layout.snapshot(), version=5)  # what the fit thread returns
+
+    # Meanwhile on the live map: 10 images arrive, 3 go away.
+    new_vectors, _ = more_points(centres, 10, seed=21)
+    new_ids = np.arange(90_000, 90_010)
+    map_worker.apply(entry, new_ids, new_vectors, [None] * 10, [0, 1, 2])
+    assert len(entry.semantic) == len(fitted) + 7
+
+    map_worker.catch_up(result, entry)
+    assert entry.semantic is result
+    assert set(result.layout.ids.tolist()) == set(live.layout.ids.tolist())
+    assert len(result.labels) == len(result.layout)
+    assert result.version > live.version  # clients see a newer map and reload
+    # Known points kept the fitted positions; late arrivals were placed into the fitted map.
+    assert result.layout.position(5) == snapshot.layout.position(5)
+
+
+def test_apply_keeps_the_position_of_an_id_already_on_the_map(fitted: MapLayout) -> None:
+    entry = map_worker.AlbumMap(SemanticMap(fitted.snapshot()))
+    before = entry.semantic.layout.position(7)
+    points, removed, state, _ = map_worker.apply(
+        entry, np.array([7]), fitted.vectors[7:8] * -1, [None], []
+    )
+    assert len(points) == 0 and removed == []
+    assert entry.semantic.layout.position(7) == before
+    assert state.version == entry.semantic.version
+
+
+def test_restore_reconciles_the_saved_map_with_current_vectors(fitted: MapLayout) -> None:
+    saved = MapPoints.build(fitted.ids[:100], fitted.xy[:100], np.zeros(100))
+    stored = StoredMap(saved, [], MapState(version=9, fitted_count=100, strength=0.3, fitted_at=0))
+    # Now: image 0 is gone, images 100..109 were indexed while the daemon was down.
+    ids = fitted.ids[1:110]
+    restored = map_worker.restore(ids, fitted.vectors[1:110], stored, LayoutParams())
+    assert sorted(restored.layout.ids.tolist()) == sorted(ids.tolist())
+    assert restored.layout.position(50) == tuple(float(v) for v in fitted.xy[50])
+    assert restored.strength == 0.3 and restored.version > 9
+    assert restored.layout.fitted_count == 100
+
+
+def test_restore_without_a_saved_map() -> None:
+    rng = np.random.default_rng(0)
+    tiny = map_worker.restore(np.arange(5), rng.standard_normal((5, 8)), None, LayoutParams())
+    assert len(tiny) == 5 and len({tuple(p) for p in tiny.layout.xy.tolist()}) == 5
+    waiting = map_worker.restore(np.arange(40), rng.standard_normal((40, 8)), None, LayoutParams())
+    assert len(waiting) == 40 and waiting.needs_refit()  # placed at the centre until the fit
+    assert len(map_worker.restore(np.arange(0), np.zeros((0, 8)), None, LayoutParams())) == 0
