@@ -5,32 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from photomapd import scanner
 from photomapd.changes import Change, ChangeKind
-from photomapd.config import AlbumConfig, Config, ConfigError, validate_album_key
+from photomapd.config import (
+    AlbumConfig,
+    AlbumError,
+    Config,
+    ConfigError,
+    key_from_name,
+    validate_album_key,
+)
 from photomapd.events import EventBus, EventKind
 from photomapd.pipeline import Pipeline
 from photomapd.store import Store
 from photomapd.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
-
-
-class AlbumError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def key_from_name(name: str) -> str:
-    key = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
-    return key or "album"
 
 
 class AlbumService:

@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import photomapd
-from photomapd.albums import AlbumError, key_from_name
-from photomapd.config import AlbumConfig, Config, ConfigError, load_config, resolve_data_dir
+from photomapd.config import (
+    AlbumConfig,
+    AlbumError,
+    Config,
+    ConfigError,
+    key_from_name,
+    load_config,
+    resolve_data_dir,
+)
 from photomapd.discovery import find_invokeai_root
 
 log = logging.getLogger(__name__)

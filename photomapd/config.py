@@ -36,6 +36,7 @@ class ModelConfig:
     device: str = "auto"
     idle_unload_seconds: float = 120.0
     batch_size: int = 16
+    worker_process: bool = True
 
 
 @dataclass
@@ -124,6 +125,20 @@ class Config:
         os.replace(temporary, self.config_path)
 
 
+class AlbumError(Exception):
+    """An album operation cannot be done; `code` is stable for the API, `message` for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def key_from_name(name: str) -> str:
+    key = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
+    return key or "album"
+
+
 def validate_album_key(key: str) -> None:
     if not ALBUM_KEY_PATTERN.match(key):
         raise ConfigError(
@@ -170,6 +185,8 @@ def _apply_document(config: Config, raw: dict[str, Any]) -> None:
             setattr(config.model, name, str(model[name]))
     if "idle_unload_seconds" in model:
         config.model.idle_unload_seconds = float(model["idle_unload_seconds"])
+    if "worker_process" in model:
+        config.model.worker_process = bool(model["worker_process"])
     if "batch_size" in model:
         config.model.batch_size = max(1, int(model["batch_size"]))
     config.albums = [AlbumConfig.from_toml(album) for album in raw.get("albums", [])]

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from photomapd.albums import key_from_name
-from photomapd.config import AlbumConfig, Config
+from photomapd.config import AlbumConfig, Config, key_from_name
 from photomapd.daemon import Daemon
 from photomapd.image_json import image_json
 from photomapd.search import SearchQuery, SearchUnavailable
@@ -46,7 +45,9 @@ async def index_folder_once(daemon: Daemon, folder: Path, key: str | None) -> in
         total = summary["queued"]
         started = time.monotonic()
         while daemon.pipeline.queued or daemon.pipeline.catch_up_wanted.is_set():
-            _progress_bar(daemon.pipeline.counters.done, total, started)
+            _progress_bar(
+                daemon.pipeline.counters.done + daemon.pipeline.counters.failed, total, started
+            )
             await asyncio.sleep(0.2)
             if not daemon.pipeline.queued and not await daemon.store.count_without_embedding(
                 daemon.embedder.model_id
@@ -54,11 +55,13 @@ async def index_folder_once(daemon: Daemon, folder: Path, key: str | None) -> in
                 break
             if daemon.embedder.state == "unavailable" and not daemon.pipeline.queued:
                 break
-        _progress_bar(daemon.pipeline.counters.done, total, started)
+        _progress_bar(
+            daemon.pipeline.counters.done + daemon.pipeline.counters.failed, total, started
+        )
         print(file=sys.stderr)
         failed = daemon.pipeline.counters.failed
         print(
-            f"indexed {daemon.pipeline.counters.done - failed} images into album {album.key!r}"
+            f"indexed {daemon.pipeline.counters.done} images into album {album.key!r}"
             f" ({failed} failed; `photomapd status` or the UI lists why)"
         )
         if daemon.embedder.state == "unavailable":

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,9 +24,9 @@ import numpy as np
 
 from photomapd import imaging
 from photomapd.changes import Change, ChangeKind
-from photomapd.embedder import Embedder, ModelState, ModelUnavailable
 from photomapd.events import EventBus, EventKind
 from photomapd.image_json import image_json
+from photomapd.model_types import ModelState, ModelUnavailable
 from photomapd.preparation import MetadataReader, PreparedImage, prepare_file
 from photomapd.store import IndexedImage, Store
 from photomapd.vector_space import VectorSpace
@@ -37,6 +39,7 @@ SETTLED_AGE_SECONDS = 2.0
 # A live file that fails to decode is retried for this long: writers flush in pieces.
 INCOMPLETE_GRACE_SECONDS = 10.0
 BATCH_WINDOW_SECONDS = 0.05
+DISK_FULL_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -66,7 +69,7 @@ class Pipeline:
     def __init__(
         self,
         store: Store,
-        embedder: Embedder,
+        embedder: Any,  # Embedder (in process) or ModelClient (worker process)
         vectors: VectorSpace,
         events: EventBus,
         thumbnails_dir: Path,
@@ -91,6 +94,7 @@ class Pipeline:
         self.prepared: asyncio.Queue[PreparedImage] = asyncio.Queue(maxsize=4 * batch_size)
         self.in_flight = 0
         self.counters = Counters()
+        self.problem: str | None = None  # a condition the user must fix (disk full)
         self.unpaused = asyncio.Event()
         self.unpaused.set()
         self.catch_up_wanted = asyncio.Event()
@@ -153,6 +157,7 @@ class Pipeline:
             "failed": self.counters.failed,
             "rate": round(rate, 2),
             "eta_seconds": round(queued / rate, 1) if rate > 0 and queued else None,
+            "problem": self.problem,
         }
 
     def publish_progress(self, force: bool = False) -> None:
@@ -240,10 +245,9 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         while True:
             pending = await self.ready.get()
-            await self.unpaused.wait()
             self.in_flight += 1
             try:
-                preprocess = self.embedder.preprocess
+                await self.unpaused.wait()
                 prepared = await loop.run_in_executor(
                     self.io_pool,
                     prepare_file,
@@ -251,20 +255,46 @@ class Pipeline:
                     pending.path,
                     self.thumbnails_dir,
                     self.read_metadata,
-                    preprocess,
+                    self.embedder.preprocess,
                 )
+                await self.prepared.put(prepared)
             except (imaging.ImageError, OSError) as error:
                 await self._decode_failed(pending, error)
-                continue
             except Exception as error:  # a bug in one file's handling must not stop the worker
                 log.exception("unexpected failure preparing %s", pending.path)
                 await self._decode_failed(pending, error)
-                continue
             finally:
                 self.in_flight -= 1
-            await self.prepared.put(prepared)
+
+    def _disk_full(self, error: BaseException) -> bool:
+        """A full disk is not the file's fault: hold the work, say so, retry later."""
+        full = (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+            isinstance(error, sqlite3.OperationalError) and "full" in str(error)
+        )
+        if full:
+            where = getattr(error, "filename", None) or "the data folder"
+            message = (
+                f"disk full while writing {where} ({error}); free some space — waiting images "
+                f"are retried every {DISK_FULL_RETRY_SECONDS:.0f} s and nothing is lost"
+            )
+            if self.problem != message:
+                log.error("%s", message)
+            self.problem = message
+            self.publish_progress(force=True)
+        return full
+
+    def _retry_later(self, album: str, paths: list[Path]) -> None:
+        async def later() -> None:
+            await asyncio.sleep(DISK_FULL_RETRY_SECONDS)
+            for path in paths:
+                self.submit(Change(ChangeKind.CREATED, album, path, from_scan=True))
+
+        self.spawn(later())
 
     async def _decode_failed(self, pending: PendingFile, error: Exception) -> None:
+        if self._disk_full(error):
+            self._retry_later(pending.album, [pending.path])
+            return
         try:
             stat = pending.path.stat()
         except OSError:
@@ -292,21 +322,26 @@ class Pipeline:
     async def _embed_loop(self) -> None:
         while True:
             batch = [await self.prepared.get()]
-            deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-            while len(batch) < self.batch_size:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
-                except TimeoutError:
-                    break
-            self.in_flight += len(batch)
+            self.in_flight += 1  # counted at once, so "queued" never dips to 0 mid-flight
             try:
+                deadline = time.monotonic() + BATCH_WINDOW_SECONDS
+                while len(batch) < self.batch_size:
+                    timeout = deadline - time.monotonic()
+                    if timeout <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
+                    except TimeoutError:
+                        break
+                    self.in_flight += 1
                 vectors = await self._embed_batch(batch)
                 await self._write_batch(batch, vectors)
-            except Exception:
-                log.exception("writing a batch of %d images failed", len(batch))
+            except Exception as error:
+                if self._disk_full(error):
+                    for item in batch:
+                        self._retry_later(item.album, [item.path])
+                else:
+                    log.exception("writing a batch of %d images failed", len(batch))
             finally:
                 self.in_flight -= len(batch)
 
@@ -378,13 +413,11 @@ class Pipeline:
         return vectors
 
     def _embed_blocking(self, items: list[PreparedImage]) -> np.ndarray:
-        import torch
+        if all(item.tensor is not None for item in items):
+            import torch  # only reached with an in-process Embedder, which has torch loaded
 
-        tensors = [
-            item.tensor if item.tensor is not None else self.embedder.preprocess(item.image)
-            for item in items
-        ]
-        return self.embedder.embed_preprocessed(torch.stack(tensors))
+            return self.embedder.embed_preprocessed(torch.stack([item.tensor for item in items]))
+        return self.embedder.embed_images([item.image for item in items])
 
     # --- stage 4: one transaction, then usearch, then events -----------------------------
 
@@ -411,6 +444,7 @@ class Pipeline:
                 kind = EventKind.IMAGE_ADDED if is_new else EventKind.IMAGE_UPDATED
                 self.events.publish(kind, {"image": image_json(rows[image_id])})
         now = time.monotonic()
+        self.problem = None  # a batch was written: whatever blocked writes is gone
         self.counters.done += len(batch)
         self.counters.completions.extend([now] * len(batch))
         if any(vector is None for vector in vectors):
@@ -420,8 +454,8 @@ class Pipeline:
     async def _save(
         self, item: PreparedImage, model_id: str, vector: np.ndarray | None
     ) -> tuple[int, bool]:
-        moved_id = await self.store.find_moved(item.album, item.content_hash)
-        if moved_id is not None and not await self._path_known(item.album, item.path):
+        moved_id = await self._moved_from(item)
+        if moved_id is not None:
             await self.store.move(moved_id, str(item.path), item.size, item.mtime)
             if vector is not None:
                 await self.store.put_embeddings(model_id, [(moved_id, vector)])
@@ -441,6 +475,22 @@ class Pipeline:
             vector=vector,
         )
         return await self.store.save_indexed(item.album, str(item.path), record)
+
+    async def _moved_from(self, item: PreparedImage) -> int | None:
+        """The id of the row this file was moved from, if any.
+
+        The old row is either already marked missing, or its delete event is still on its way:
+        inotify reports a move into a folder created a moment ago as delete + create, and
+        watchdog holds the delete back while it waits for a matching half.
+        """
+        if await self._path_known(item.album, item.path):
+            return None
+        for row in await self.store.same_content(item.album, item.content_hash):
+            if row["status"] == "missing" or not await asyncio.to_thread(
+                os.path.exists, row["path"]
+            ):
+                return int(row["id"])
+        return None
 
     async def _path_known(self, album: str, path: Path) -> bool:
         row = await self.store.fetch_one(

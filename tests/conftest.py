@@ -35,8 +35,9 @@ def make_config(tmp_path: Path, tiny_clip: tuple[Path, Path]) -> Callable[..., C
         config = Config(
             data_dir=data_dir or tmp_path / "data",
             port=0,
-            model=ModelConfig(name=str(config_path), pretrained=str(checkpoint), device="cpu",
-                              batch_size=8),
+            model=ModelConfig(
+                name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+            ),
         )
         for key, value in model.items():
             setattr(config.model, key, value)

@@ -15,7 +15,9 @@ import aiohttp
 from PIL import Image, PngImagePlugin
 
 
-def png_bytes(color: tuple[int, int, int], size: int = 64, text: dict[str, str] | None = None) -> bytes:
+def png_bytes(
+    color: tuple[int, int, int], size: int = 64, text: dict[str, str] | None = None
+) -> bytes:
     image = Image.new("RGB", (size, size), color)
     # Some structure so different colours give different embeddings.
     for x in range(0, size, 8):
@@ -28,8 +30,9 @@ def png_bytes(color: tuple[int, int, int], size: int = 64, text: dict[str, str] 
     return buffer.getvalue()
 
 
-async def write_slowly(path: Path, data: bytes, pieces: int = 4, pause: float = 0.15,
-                       via_temp_name: bool = True) -> None:
+async def write_slowly(
+    path: Path, data: bytes, pieces: int = 4, pause: float = 0.15, via_temp_name: bool = True
+) -> None:
     """Write in pieces with pauses (as InvokeAI and copy tools do), optionally renaming into place."""
     target = path.with_name(path.name + ".tmp") if via_temp_name else path
     step = max(1, len(data) // pieces)
@@ -43,8 +46,12 @@ async def write_slowly(path: Path, data: bytes, pieces: int = 4, pause: float = 
         os.replace(target, path)
 
 
-async def wait_for(predicate: Callable[[], Awaitable[Any]], timeout: float = 10.0,
-                   interval: float = 0.05, message: str = "condition") -> Any:
+async def wait_for(
+    predicate: Callable[[], Awaitable[Any]],
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = await predicate()
@@ -76,7 +83,9 @@ class EventStream:
         await asyncio.gather(self._task, return_exceptions=True)
 
     async def _read(self) -> None:
-        async with self.session.get(self.url, timeout=aiohttp.ClientTimeout(total=None)) as response:
+        async with self.session.get(
+            self.url, timeout=aiohttp.ClientTimeout(total=None)
+        ) as response:
             kind = None
             async for raw in response.content:
                 line = raw.decode().rstrip("\n")
@@ -91,8 +100,12 @@ class EventStream:
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [data for event_kind, data, _ in self.events if event_kind == kind]
 
-    async def wait_kind(self, kind: str, predicate: Callable[[dict[str, Any]], bool] = lambda d: True,
-                        timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_kind(
+        self,
+        kind: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda d: True,
+        timeout: float = 20.0,
+    ) -> dict[str, Any]:
         async def found() -> dict[str, Any] | None:
             return next((data for data in self.of_kind(kind) if predicate(data)), None)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
-from photomapd.api import keys
+from photomapd.api import keys, routes_metadata
 from photomapd.api.errors import BadRequest, NotFound, Unavailable
 from photomapd.api.params import float_param, int_param
 from photomapd.image_json import image_json
@@ -46,17 +47,33 @@ async def _run(request: web.Request, query: SearchQuery) -> web.Response:
 
 
 async def get_search(request: web.Request) -> web.Response:
-    """Semantic text search (q, negative, negative_weight), optionally in one album."""
+    """Semantic text search (q, negative, negative_weight), optionally in one album.
+
+    Metadata filters (prompt, model, lora, generator, seed, since, until, has_reference;
+    routes_metadata) restrict the semantic results, or without q are the whole search.
+    """
+    text = request.query.get("q", "")
+    album = request.query.get("album") or None
+    if not text.strip() and routes_metadata.has_metadata_filter(request.query):
+        return await routes_metadata.metadata_search(
+            request, routes_metadata.metadata_filter(request.query)
+        )
+    allowed = await routes_metadata.allowed_ids(request, request.query, album)
     query = SearchQuery(
-        text=request.query.get("q", ""),
+        text=text,
         negative=request.query.get("negative", ""),
         negative_weight=float_param(request, "negative_weight", 0.5, 0.0, 2.0),
-        album=request.query.get("album") or None,
+        album=album,
         limit=int_param(request, "limit", 50, 1, 500),
         offset=int_param(request, "offset", 0, 0, 10_000),
+        allowed_ids=allowed,
     )
     if not query.text.strip():
-        raise BadRequest("empty_query", "q is empty: type something to search for")
+        raise BadRequest(
+            "empty_query",
+            "q is empty: type something to search for, or filter with prompt=, model=, lora=, "
+            "generator=, seed=, since= or until=",
+        )
     return await _run(request, query)
 
 
@@ -64,7 +81,7 @@ async def post_search(request: web.Request) -> web.Response:
     """Search by an uploaded image (multipart field `image`), text (`q`), or both combined.
 
     Other fields: negative, negative_weight, image_weight (share of the image, default 0.5),
-    album, limit, offset.
+    album, limit, offset, and the metadata filters of GET (prompt, model, lora, ...).
     """
     fields: dict[str, str] = {}
     image: Image.Image | None = None
@@ -98,7 +115,8 @@ async def post_search(request: web.Request) -> web.Response:
         raise BadRequest(
             "invalid_parameter", f"a numeric field is not a number: {error}"
         ) from error
-    return await _run(request, query)
+    allowed = await routes_metadata.allowed_ids(request, fields, query.album)
+    return await _run(request, replace(query, allowed_ids=allowed))
 
 
 def setup(app: web.Application) -> None:

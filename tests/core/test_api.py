@@ -25,23 +25,33 @@ async def test_cross_origin_writes_are_refused(tmp_path: Path, make_config, star
     folder.mkdir()
     running = await start_daemon(make_config(tmp_path / "images"))
     body = {"name": "New", "folders": [str(folder)]}
-    status, error = await running.send("POST", "/api/albums", json=body,
-                                       headers={"Origin": "http://evil.example"})
+    status, error = await running.send(
+        "POST", "/api/albums", json=body, headers={"Origin": "http://evil.example"}
+    )
     assert status == 403 and error["error"]["code"] == "cross_origin_write"
-    status, error = await running.send("POST", "/api/albums", json=body,
-                                       headers={"Sec-Fetch-Site": "cross-site"})
+    status, error = await running.send(
+        "POST", "/api/albums", json=body, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert status == 403
     same_origin = running.url
-    status, album = await running.send("POST", "/api/albums", json=body, headers={"Origin": same_origin})
+    status, album = await running.send(
+        "POST", "/api/albums", json=body, headers={"Origin": same_origin}
+    )
     assert status == 201 and album["key"] == "new"
     # Reads stay open to cross-origin pages only as far as the browser's CORS allows (no CORS headers).
-    async with running.session.get(running.url + "/api/status", headers={"Origin": "http://evil.example"}) as response:
+    async with running.session.get(
+        running.url + "/api/status", headers={"Origin": "http://evil.example"}
+    ) as response:
         assert "Access-Control-Allow-Origin" not in response.headers
 
 
 async def test_files_only_by_id_never_by_path(tmp_path: Path, make_config, start_daemon):
     running = await start_daemon(make_config(tmp_path / "images"))
-    for path in ("/api/images/..%2F..%2Fetc%2Fpasswd/file", "/api/images/-1/file", "/api/images/abc"):
+    for path in (
+        "/api/images/..%2F..%2Fetc%2Fpasswd/file",
+        "/api/images/-1/file",
+        "/api/images/abc",
+    ):
         status, body = await running.get(path)
         assert status in (400, 404), path
         assert "error" in body
@@ -53,16 +63,22 @@ async def test_files_only_by_id_never_by_path(tmp_path: Path, make_config, start
 
 async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start_daemon):
     running = await start_daemon(make_config())
-    status, error = await running.send("POST", "/api/albums", json={"name": "X", "folders": [str(tmp_path / "nope")]})
+    status, error = await running.send(
+        "POST", "/api/albums", json={"name": "X", "folders": [str(tmp_path / "nope")]}
+    )
     assert status == 400 and error["error"]["code"] == "folder_missing"
     assert "does not exist" in error["error"]["message"]
 
     folder = tmp_path / "pictures"
     folder.mkdir()
     (folder / "one.png").write_bytes(png_bytes((100, 100, 0)))
-    status, album = await running.send("POST", "/api/albums", json={"name": "My Pictures", "folders": [str(folder)]})
+    status, album = await running.send(
+        "POST", "/api/albums", json={"name": "My Pictures", "folders": [str(folder)]}
+    )
     assert status == 201 and album["key"] == "my-pictures"
-    status, error = await running.send("POST", "/api/albums", json={"name": "My Pictures", "folders": [str(folder)]})
+    status, error = await running.send(
+        "POST", "/api/albums", json={"name": "My Pictures", "folders": [str(folder)]}
+    )
     assert status == 409
 
     async def counted() -> bool:
@@ -72,7 +88,9 @@ async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start
     await wait_for(counted, message="album indexed at once")
     assert running.daemon.config.config_path.read_text().count("my-pictures") == 1
 
-    status, renamed = await running.send("PATCH", "/api/albums/my-pictures", json={"name": "Renamed"})
+    status, renamed = await running.send(
+        "PATCH", "/api/albums/my-pictures", json={"name": "Renamed"}
+    )
     assert status == 200 and renamed["name"] == "Renamed"
 
     # The folder disappears (unmounted drive): the album shows it, the index is kept.
@@ -113,18 +131,29 @@ async def test_openapi_covers_every_route(tmp_path: Path, make_config, start_dae
         if route.method.lower() not in spec["paths"].get(path, {}):
             missing.append(f"{route.method} {path}")
     assert missing == []
-    for required in ("/api/status", "/api/albums", "/api/albums/{key}", "/api/albums/{key}/reindex",
-                     "/api/albums/{key}/images", "/api/images/{id}", "/api/images/{id}/file",
-                     "/api/images/{id}/thumbnail", "/api/images/{id}/similar", "/api/search",
-                     "/api/events", "/api/openapi.json"):
+    for required in (
+        "/api/status",
+        "/api/albums",
+        "/api/albums/{key}",
+        "/api/albums/{key}/reindex",
+        "/api/albums/{key}/images",
+        "/api/images/{id}",
+        "/api/images/{id}/file",
+        "/api/images/{id}/thumbnail",
+        "/api/images/{id}/similar",
+        "/api/search",
+        "/api/events",
+        "/api/openapi.json",
+    ):
         assert required in spec["paths"], required
     assert all(op["summary"] for ops in spec["paths"].values() for op in ops.values())
 
 
 async def test_bad_requests_get_clear_errors(tmp_path: Path, make_config, start_daemon):
     running = await start_daemon(make_config(tmp_path / "images"))
-    status, body = await running.send("POST", "/api/albums", data=b"{not json",
-                                      headers={"Content-Type": "application/json"})
+    status, body = await running.send(
+        "POST", "/api/albums", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and body["error"]["code"] == "invalid_json"
     status, body = await running.get("/api/albums/album0/images", params={"limit": "lots"})
     assert status == 400 and "limit" in body["error"]["message"]

@@ -37,14 +37,31 @@ def _status(port: int) -> dict | None:
 
 def _start(data_dir: Path, folder: Path, port: int, tiny_clip) -> subprocess.Popen:
     config_path, checkpoint = tiny_clip
-    environment = {**os.environ, "PHOTOMAPD_MODEL_NAME": str(config_path),
-                   "PHOTOMAPD_MODEL_PRETRAINED": str(checkpoint), "PHOTOMAPD_MODEL_DEVICE": "cpu",
-                   "PYTHONPATH": str(REPO)}
+    environment = {
+        **os.environ,
+        "PHOTOMAPD_MODEL_NAME": str(config_path),
+        "PHOTOMAPD_MODEL_PRETRAINED": str(checkpoint),
+        "PHOTOMAPD_MODEL_DEVICE": "cpu",
+        "PYTHONPATH": str(REPO),
+    }
     with open(data_dir.parent / f"daemon-{port}-{time.monotonic_ns()}.log", "wb") as log:
         return subprocess.Popen(  # the child keeps its own copy of the log descriptor
-            [sys.executable, "-m", "photomapd", "--data-dir", str(data_dir), "run", "--headless",
-             "--port", str(port), str(folder)],
-            env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "photomapd",
+                "--data-dir",
+                str(data_dir),
+                "run",
+                "--headless",
+                "--port",
+                str(port),
+                str(folder),
+            ],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
 
 
@@ -80,8 +97,12 @@ def test_kill_9_mid_batch_then_restart_indexes_every_image_exactly_once(tmp_path
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             status = _status(port)
-            if (status and status["total_images"] == 150 and status["indexing"]["queued"] == 0
-                    and status["indexing"]["embeddings_owed"] == 0):
+            if (
+                status
+                and status["total_images"] == 150
+                and status["indexing"]["queued"] == 0
+                and status["indexing"]["embeddings_owed"] == 0
+            ):
                 break
             time.sleep(0.2)
         assert status and status["total_images"] == 150, status
@@ -130,7 +151,9 @@ async def test_deleted_or_corrupt_vector_file_is_rebuilt(tmp_path: Path, make_co
         await restarted.daemon.stop()
 
 
-async def test_model_unavailable_keeps_serving_then_catches_up(tmp_path: Path, make_config, start_daemon, tiny_clip):
+async def test_model_unavailable_keeps_serving_then_catches_up(
+    tmp_path: Path, make_config, start_daemon, tiny_clip
+):
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "a.png").write_bytes(png_bytes((10, 20, 30)))
@@ -200,3 +223,112 @@ async def test_offline_changes_are_reconciled_on_start(tmp_path: Path, make_conf
     by_name = await wait_for(reconciled, message="offline changes reconciled")
     assert by_name["keep.png"]["id"] == ids["keep.png"]
     assert by_name["change.png"]["id"] == ids["change.png"] and by_name["change.png"]["width"] == 80
+
+
+async def test_model_unloads_when_idle_and_reloads_on_demand(
+    tmp_path: Path, make_config, start_daemon
+):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes((10, 100, 30)))
+    running = await start_daemon(make_config(folder, idle_unload_seconds=0.5))
+
+    async def model_state() -> str:
+        _, status = await running.get("/api/status")
+        return status["model"]["state"]
+
+    async def unloaded() -> bool:
+        return await model_state() == "unloaded"
+
+    async def embedded() -> bool:
+        _, page = await running.get("/api/albums/album0/images")
+        return bool(page["items"]) and page["items"][0]["embedded"]
+
+    await wait_for(embedded, message="a.png embedded (model loaded)")
+    # Housekeeping runs every few seconds; the model must go once idle (VRAM back to InvokeAI).
+    await wait_for(unloaded, timeout=20, message="model unloaded after idling")
+    code, results = await running.get("/api/search", params={"q": "green"})
+    assert code == 200 and results["results"][0]["image"]["name"] == "a.png"
+    assert await model_state() == "ready"
+
+
+async def test_model_change_reembeds_while_old_vectors_answer(
+    tmp_path: Path, make_config, start_daemon
+):
+    from tests.tinyclip import write_tiny_clip
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for number in range(6):
+        (folder / f"{number}.png").write_bytes(png_bytes((number * 40, 90, 200 - number * 30)))
+    config = make_config(folder)
+    running = await start_daemon(config)
+
+    async def all_embedded(daemon_running) -> bool:
+        _, status = await daemon_running.get("/api/status")
+        return status["total_images"] == 6 and status["indexing"]["embeddings_owed"] == 0
+
+    await wait_for(lambda: all_embedded(running), message="first model embedded everything")
+    await running.daemon.stop()
+
+    # A different model (other weights): the library must be re-embedded in the background.
+    _, other_checkpoint = write_tiny_clip(tmp_path / "other-model", seed=7)
+    config.model.pretrained = str(other_checkpoint)
+    restarted = await start_daemon(config, start_paused=True)  # hold the re-embedding
+    _, status = await restarted.get("/api/status")
+    assert status["indexing"]["embeddings_owed"] == 6 and status["indexing"]["paused"]
+    code, results = await restarted.get("/api/search", params={"q": "blue", "limit": 10})
+    assert code == 200 and len(results["results"]) == 6, "old vectors must keep answering"
+    restarted.daemon.pipeline.resume()
+    await wait_for(
+        lambda: all_embedded(restarted), timeout=30, message="re-embedded with the new model"
+    )
+    code, results = await restarted.get("/api/search", params={"q": "blue", "limit": 10})
+    assert code == 200 and len(results["results"]) == 6
+    stored_models = await restarted.daemon.store.fetch_all(
+        "SELECT DISTINCT model_id FROM embeddings"
+    )
+    assert [row[0] for row in stored_models] == [restarted.daemon.embedder.model_id]
+    assert len(list(config.data_dir.glob("vectors-*.usearch"))) <= 1
+
+
+async def test_full_disk_is_reported_and_nothing_is_lost(
+    tmp_path: Path, make_config, start_daemon, monkeypatch
+):
+    """ENOSPC can't be produced safely on a shared machine, so the one write that hits the disk
+    (the thumbnail cache) is made to fail the way a full disk fails."""
+    import errno
+
+    from photomapd import pipeline, preparation
+
+    disk = {"full": True}
+    real_write = preparation.write_file_atomically
+
+    def write(target, data):
+        if disk["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_write(target, data)
+
+    monkeypatch.setattr(preparation, "write_file_atomically", write)
+    monkeypatch.setattr(pipeline, "DISK_FULL_RETRY_SECONDS", 0.5)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes((7, 7, 7)))
+    running = await start_daemon(make_config(folder))
+
+    async def problem() -> str | None:
+        _, status = await running.get("/api/status")
+        return status["indexing"]["problem"]
+
+    message = await wait_for(problem, message="disk-full problem reported")
+    assert "disk full" in message and "free some space" in message and "nothing is lost" in message
+    _, failures = await running.get("/api/albums/album0/failures")
+    assert failures["items"] == [], "a full disk must not mark the image as broken"
+    disk["full"] = False
+
+    async def indexed() -> bool:
+        _, page = await running.get("/api/albums/album0/images")
+        return page["total"] == 1 and page["items"][0]["status"] == "ok"
+
+    await wait_for(indexed, message="indexed once space is back")
+    assert await problem() is None

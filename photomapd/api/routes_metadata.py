@@ -1,0 +1,177 @@
+"""Generation metadata over HTTP: per-image metadata, album facets, and the metadata filters
+that `GET /api/search` accepts (prompt=, model=, lora=, generator=, seed=, since=, until=,
+has_reference=). Also re-parses rows written by an older parser, in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from photomapd.api import keys
+from photomapd.api.errors import BadRequest, NotFound
+from photomapd.api.params import image_id_param, int_param
+from photomapd.image_json import image_json
+from photomapd.metadata_index import MetadataFilter, MetadataIndex
+
+log = logging.getLogger(__name__)
+
+FILTER_PARAMS = ("prompt", "model", "lora", "generator", "seed", "since", "until", "has_reference")
+REPARSE_DELAY_SECONDS = 2.0
+
+
+def _text(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name, "").strip()
+    return value[:1000] or None
+
+
+def _time(params: Mapping[str, str], name: str) -> float | None:
+    """Epoch seconds, or an ISO date / date-time (UTC when no zone is given)."""
+    raw = _text(params, name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise BadRequest(
+            "invalid_parameter",
+            f"{name} must be epoch seconds or an ISO date like 2026-11-25, got {raw!r}",
+        ) from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def metadata_filter(params: Mapping[str, str]) -> MetadataFilter:
+    """The metadata filters in query or form fields; BadRequest says which value is wrong."""
+    seed_text = _text(params, "seed")
+    try:
+        seed = int(seed_text) if seed_text is not None else None
+    except ValueError as error:
+        raise BadRequest(
+            "invalid_parameter", f"seed must be an integer, got {seed_text!r}"
+        ) from error
+    reference_text = _text(params, "has_reference")
+    has_reference = None
+    if reference_text is not None:
+        if reference_text.lower() not in ("true", "false", "1", "0"):
+            raise BadRequest("invalid_parameter", "has_reference must be true or false")
+        has_reference = reference_text.lower() in ("true", "1")
+    return MetadataFilter(
+        prompt=_text(params, "prompt") or "",
+        model=_text(params, "model"),
+        lora=_text(params, "lora"),
+        generator=_text(params, "generator"),
+        seed=seed,
+        since=_time(params, "since"),
+        until=_time(params, "until"),
+        has_reference=has_reference,
+    )
+
+
+def has_metadata_filter(params: Mapping[str, str]) -> bool:
+    return any(params.get(name, "").strip() for name in FILTER_PARAMS)
+
+
+def _index(request: web.Request) -> MetadataIndex:
+    return MetadataIndex(request.app[keys.STORE])
+
+
+async def metadata_search(request: web.Request, filters: MetadataFilter) -> web.Response:
+    """`GET /api/search` without q: prompt full-text and filters only, no model needed."""
+    album = request.query.get("album") or None
+    if album and request.app[keys.CONFIG].album(album) is None:
+        raise NotFound("album_not_found", f"no album with key {album!r}")
+    limit = int_param(request, "limit", 50, 1, 500)
+    offset = int_param(request, "offset", 0, 0, 100_000)
+    ids, total = await _index(request).search(filters, album, limit, offset)
+    rows = await request.app[keys.STORE].get_images(ids)
+    results = [{"image": image_json(rows[i]), "score": None} for i in ids if i in rows]
+    return web.json_response({"results": results, "total": total, "offset": offset, "limit": limit})
+
+
+async def allowed_ids(
+    request: web.Request, params: Mapping[str, str], album: str | None
+) -> frozenset[int] | None:
+    """Ids a semantic search may return under these metadata filters (None: no filter)."""
+    if not has_metadata_filter(params):
+        return None
+    return frozenset(await _index(request).matching_ids(metadata_filter(params), album))
+
+
+async def get_facets(request: web.Request) -> web.Response:
+    """Counts per generator, model and LoRA (+ reference images) for an album, under the
+    same filters as search, so a UI can show what narrowing further would leave."""
+    key = request.match_info["key"]
+    if request.app[keys.CONFIG].album(key) is None:
+        raise NotFound("album_not_found", f"no album with key {key!r}")
+    top = int_param(request, "top", 100, 1, 1000)
+    facets = await _index(request).facets(key, metadata_filter(request.query), top)
+    return web.json_response(facets)
+
+
+async def get_image_metadata(request: web.Request) -> web.Response:
+    """The normalized record and every raw chunk of one image (the "full metadata" view)."""
+    image_id = image_id_param(request)
+    row = await _index(request).image_metadata(image_id)
+    if row is None:
+        raise NotFound("image_not_found", f"no image with id {image_id}")
+    summary = _loads(row["metadata_json"])
+    stored_raw = _loads(row["raw_metadata_json"])
+    raw: Any = stored_raw
+    warnings: list[Any] = []
+    if isinstance(stored_raw, dict) and "chunks" in stored_raw:
+        raw, warnings = stored_raw.get("chunks"), stored_raw.get("warnings") or []
+    return web.json_response(
+        {
+            "id": image_id,
+            "summary": summary,
+            "raw": raw or {},
+            "warnings": warnings,
+            "parser_version": row["parser_version"],
+        }
+    )
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+async def _reparse_in_background(app: web.Application) -> AsyncIterator[None]:
+    async def run() -> None:
+        await asyncio.sleep(REPARSE_DELAY_SECONDS)  # let startup finish first
+        try:
+            count = await MetadataIndex(app[keys.STORE]).reparse_outdated()
+        except Exception:  # a failed re-parse leaves the old records; never the daemon
+            log.exception("re-parsing outdated image metadata failed")
+            return
+        if count:
+            log.info("re-parsed the metadata of %d images after a parser upgrade", count)
+
+    task = asyncio.create_task(run(), name="metadata-reparse")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/albums/{key}/facets", get_facets)
+    app.router.add_get("/api/images/{id}/metadata", get_image_metadata)
+    app.cleanup_ctx.append(_reparse_in_background)

@@ -1,0 +1,80 @@
+"""Schema migration for generation metadata: filter columns, LoRA table, prompt FTS5 index.
+
+Kept apart from metadata_index.py so store.py can list it without an import cycle. All of it
+derives from `images.metadata_json` inside SQLite (generated columns + triggers), so the index
+follows every write, rename and delete with no extra calls from the indexing code.
+"""
+
+from __future__ import annotations
+
+
+def _safe(row: str) -> str:
+    # json_each/json_extract raise on malformed JSON; an odd row must not break its insert.
+    return f"(CASE WHEN json_valid({row}.metadata_json) THEN {row}.metadata_json ELSE '{{}}' END)"
+
+
+def _index_rows(row: str) -> str:
+    safe = _safe(row)
+    return f"""
+    INSERT OR IGNORE INTO image_loras (image_id, name, weight)
+        SELECT {row}.id, json_extract(value, '$.name'), json_extract(value, '$.weight')
+        FROM json_each({safe}, '$.loras') WHERE json_type(value, '$.name') = 'text';
+    INSERT INTO prompt_fts (rowid, prompt, negative_prompt, model, loras, generator)
+        SELECT {row}.id,
+            json_extract({safe}, '$.positive_prompt'),
+            json_extract({safe}, '$.negative_prompt'),
+            json_extract({safe}, '$.model.name'),
+            (SELECT group_concat(json_extract(value, '$.name'), ' ')
+                FROM json_each({safe}, '$.loras') WHERE json_type(value, '$.name') = 'text'),
+            json_extract({safe}, '$.generator')
+        WHERE {row}.metadata_json IS NOT NULL;
+    """
+
+
+def _generated(name: str, expression: str, kind: str) -> str:
+    return (
+        f"ALTER TABLE images ADD COLUMN {name} {kind} GENERATED ALWAYS AS "
+        f"(CASE WHEN json_valid(metadata_json) THEN {expression} END) VIRTUAL;"
+    )
+
+
+# Appended to store.MIGRATIONS: schema version 2.
+METADATA_MIGRATION = f"""
+    {_generated("meta_generator", "json_extract(metadata_json, '$.generator')", "TEXT")}
+    {_generated("meta_model", "json_extract(metadata_json, '$.model.name')", "TEXT")}
+    {_generated("meta_seed", "json_extract(metadata_json, '$.seed')", "INTEGER")}
+    {
+    _generated(
+        "meta_has_reference",
+        "json_array_length(metadata_json, '$.reference_images') > 0",
+        "INTEGER",
+    )
+}
+    CREATE INDEX images_meta_generator ON images (album, meta_generator);
+    CREATE INDEX images_meta_model ON images (album, meta_model COLLATE NOCASE);
+    CREATE INDEX images_meta_seed ON images (meta_seed);
+    CREATE TABLE image_loras (
+        image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        weight REAL,
+        PRIMARY KEY (image_id, name)
+    );
+    CREATE INDEX image_loras_name ON image_loras (name COLLATE NOCASE);
+    CREATE VIRTUAL TABLE prompt_fts USING fts5(
+        prompt, negative_prompt, model, loras, generator,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER images_metadata_insert AFTER INSERT ON images BEGIN
+        {_index_rows("NEW")}
+    END;
+    CREATE TRIGGER images_metadata_update AFTER UPDATE OF metadata_json ON images BEGIN
+        DELETE FROM image_loras WHERE image_id = OLD.id;
+        DELETE FROM prompt_fts WHERE rowid = OLD.id;
+        {_index_rows("NEW")}
+    END;
+    CREATE TRIGGER images_metadata_delete AFTER DELETE ON images BEGIN
+        DELETE FROM prompt_fts WHERE rowid = OLD.id;
+    END;
+    -- Index the rows that already exist: touching the column fires the update trigger.
+    UPDATE images SET metadata_json = metadata_json WHERE metadata_json IS NOT NULL;
+"""

@@ -1,0 +1,55 @@
+"""Migration 2 on a version-1 database: filter columns, LoRA table and FTS are backfilled."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from photomapd.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store import MIGRATIONS, Store
+
+
+def _v1_database(path: Path) -> None:
+    connection = sqlite3.connect(path)
+    connection.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    rows = [
+        ("/a.png", {"generator": "comfyui", "positive_prompt": "misty lake", "seed": 3,
+                    "model": {"name": "sdxl"}, "loras": [{"name": "mist", "weight": 1}]}),
+        ("/b.png", {"generator": "invokeai", "positive_prompt": "desert", "loras": None}),
+        ("/c.png", None),
+    ]  # fmt: skip
+    for path_name, summary in rows:
+        connection.execute(
+            "INSERT INTO images (album, path, size, mtime, created_at, status, metadata_json, "
+            "parser_version) VALUES ('a', ?, 1, 1, 1, 'ok', ?, 1)",
+            (path_name, json.dumps(summary) if summary else None),
+        )
+    connection.commit()
+    connection.close()
+
+
+async def test_upgrade_backfills_the_metadata_index(tmp_path: Path) -> None:
+    database = tmp_path / "photomapd.sqlite3"
+    _v1_database(database)
+    store = Store(database)
+    await store.open()
+    try:
+        version = await store.fetch_one("PRAGMA user_version")
+        assert version[0] == len(MIGRATIONS)
+        index = MetadataIndex(store)
+        ids, total = await index.search(MetadataFilter(prompt="lake"), "a", 10, 0)
+        assert total == 1 and len(ids) == 1
+        assert (await index.search(MetadataFilter(lora="MIST"), None, 10, 0))[1] == 1
+        assert (await index.search(MetadataFilter(seed=3, model="SDXL"), None, 10, 0))[1] == 1
+        facets = await index.facets("a", MetadataFilter())
+        assert facets["total"] == 3 and facets["without_metadata"] == 1
+        assert [g["label"] for g in facets["generators"]] == ["ComfyUI", "InvokeAI"]
+        # A malformed record never blocks the write of its row.
+        await store.write(
+            "INSERT INTO images (album, path, size, mtime, created_at, status, metadata_json) "
+            "VALUES ('a', '/d.png', 1, 1, 1, 'ok', 'not json')"
+        )
+        assert (await index.facets("a", MetadataFilter()))["total"] == 4
+    finally:
+        await store.close()
