@@ -9,6 +9,7 @@ placing new images, and nothing heavy touches the event loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +41,15 @@ def prompt_of(metadata_summary: Any) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+def _stored_prompt(metadata_json: str | None) -> str | None:
+    if not metadata_json:
+        return None
+    try:
+        return prompt_of(json.loads(metadata_json))
+    except ValueError:
+        return None
 
 
 class MapService:
@@ -90,10 +100,10 @@ class MapService:
         self._albums[album] = entry
         stored = None
         try:
-            ids, vectors = await self._album_vectors(album)
+            ids, vectors, prompts = await self._album_vectors(album)
             stored = await self.map_store.load(album)
             entry.semantic = await self._run(
-                self._live, map_worker.restore, ids, vectors, stored, self.params
+                self._live, map_worker.restore, ids, vectors, stored, self.params, prompts
             )
         except Exception:
             logger.exception(
@@ -108,16 +118,21 @@ class MapService:
         if entry.pending_add or entry.pending_remove:
             self._schedule_flush()
 
-    async def _album_vectors(self, album: str) -> tuple[np.ndarray, np.ndarray]:
+    async def _album_vectors(
+        self, album: str
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, str | None]]:
+        """(ids, vectors, prompts) of the album's embedded images; prompts label the clusters."""
         rows = await self.store.fetch_all(
-            "SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id "
+            "SELECT e.image_id, e.vector, i.metadata_json FROM embeddings e "
+            "JOIN images i ON i.id = e.image_id "
             "WHERE i.album = ? AND i.status = 'ok' AND e.model_id = ? ORDER BY e.image_id",
             (album, self.model_id()),
         )
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32), {}
         ids = np.array([row[0] for row in rows], dtype=np.int64)
-        return ids, np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+        vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+        return ids, vectors, {int(row[0]): _stored_prompt(row[2]) for row in rows}
 
     # --- queries -----------------------------------------------------------------------
 

@@ -64,6 +64,18 @@ def in_daemon_thread(function: Callable[..., Any], *args: Any) -> asyncio.Future
 
 
 def restore(
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    stored: StoredMap | None,
+    params: LayoutParams,
+    prompts: dict[int, str | None] | None = None,
+) -> SemanticMap:
+    semantic = _restore_layout(ids, vectors, stored, params)
+    semantic.prompts.update(prompts or {})
+    return semantic
+
+
+def _restore_layout(
     ids: np.ndarray, vectors: np.ndarray, stored: StoredMap | None, params: LayoutParams
 ) -> SemanticMap:
     if stored is None or len(stored.points) == 0:

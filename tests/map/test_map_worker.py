@@ -53,7 +53,9 @@ def test_restore_reconciles_the_saved_map_with_current_vectors(fitted: MapLayout
     stored = StoredMap(saved, [], MapState(version=9, fitted_count=100, strength=0.3, fitted_at=0))
     # Now: image 0 is gone, images 100..109 were indexed while the daemon was down.
     ids = fitted.ids[1:110]
-    restored = map_worker.restore(ids, fitted.vectors[1:110], stored, LayoutParams())
+    prompts = {int(i): f"prompt {int(i)}" for i in ids}
+    restored = map_worker.restore(ids, fitted.vectors[1:110], stored, LayoutParams(), prompts)
+    assert restored.prompts == prompts  # cluster labels after a restart still have their words
     assert sorted(restored.layout.ids.tolist()) == sorted(ids.tolist())
     assert restored.layout.position(50) == tuple(float(v) for v in fitted.xy[50])
     assert restored.strength == 0.3 and restored.version > 9
