@@ -2,8 +2,8 @@
 background when an album grew a lot, persists to SQLite and announces `map_updated`.
 
 Threading: all reads and mutations of a live SemanticMap run on one worker thread (`_live`);
-fits run on their own daemon thread from a snapshot, so a minute-long refit never delays
-placing new images, and nothing heavy touches the event loop.
+UMAP fits run from a snapshot in a low-priority worker process (map_fit_process), so a
+minute-long refit never delays placing new images and never holds the daemon's GIL.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from photomapd import map_worker
 from photomapd.events import Event, EventBus, EventKind
+from photomapd.map_fit_process import FitProcess
 from photomapd.map_layout import LayoutParams
 from photomapd.map_payload import cluster_json
 from photomapd.map_store import MapStore
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.3  # batch arrivals: one placement + one event per burst, not per image
 MIN_SECONDS_BETWEEN_FITS = 20.0
+SMALL_ALBUM = 16  # below this a "fit" is a PCA projection (map_layout), done in-thread
 
 
 def prompt_of(metadata_summary: Any) -> str | None:
@@ -71,6 +73,7 @@ class MapService:
         self.params = params or LayoutParams()
         self._albums: dict[str, map_worker.AlbumMap] = {}
         self._live = ThreadPoolExecutor(1, thread_name_prefix="map-live")
+        self._fit_process = FitProcess()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_scheduled = False
         self._running = False
@@ -91,6 +94,7 @@ class MapService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fit_process.close()
         await asyncio.to_thread(self._live.shutdown, True, cancel_futures=True)
 
     async def _open_album(self, album: str) -> None:
@@ -300,7 +304,10 @@ class MapService:
         try:
             snapshot = await self._run(self._live, map_worker.snapshot, entry.semantic)
             started = time.perf_counter()
-            fitted = await map_worker.in_daemon_thread(map_worker.fit, snapshot, self.params)
+            if len(snapshot) < SMALL_ALBUM:  # PCA layout, instant: not worth a process
+                fitted = await self._run(self._live, map_worker.fit, snapshot, self.params)
+            else:
+                fitted = await self._fit_process.fit(snapshot, self.params)
             logger.info(
                 "map of %s refitted: %d points in %.1f s",
                 album,

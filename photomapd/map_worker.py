@@ -3,15 +3,10 @@ the service's single live-map thread, or fits a snapshot on a thread of its own.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
 import json
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -34,30 +29,6 @@ class AlbumMap:
     payload: tuple[int, str, bytes, bytes] | None = None  # (version, status, json, gzip)
     pending_add: dict[int, str | None] = field(default_factory=dict)
     pending_remove: set[int] = field(default_factory=set)
-
-
-def in_daemon_thread(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """Run a fit on its own daemon thread: a UMAP fit cannot be interrupted, and quitting the
-    daemon must not wait a minute for one (an executor thread would be joined at exit)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def deliver(setter: Callable[[Any], None], value: Any) -> None:
-        if not future.done():
-            setter(value)
-
-    def work() -> None:
-        try:
-            result = function(*args)
-        except BaseException as error:  # handed to the awaiting coroutine
-            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, error)
-        else:
-            outcome = (future.set_result, result)
-        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
-            loop.call_soon_threadsafe(deliver, *outcome)
-
-    threading.Thread(target=work, name="map-fit", daemon=True).start()
-    return future
 
 
 # --- on the live-map thread ---------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from photomapd import map_worker
+from photomapd.map_fit_process import FitProcess
 from photomapd.map_layout import LayoutParams, MapLayout
 from photomapd.map_payload import MapPoints
 from photomapd.map_store import MapState, StoredMap
@@ -69,3 +70,26 @@ def test_restore_without_a_saved_map() -> None:
     waiting = map_worker.restore(np.arange(40), rng.standard_normal((40, 8)), None, LayoutParams())
     assert len(waiting) == 40 and waiting.needs_refit()  # placed at the centre until the fit
     assert len(map_worker.restore(np.arange(0), np.zeros((0, 8)), None, LayoutParams())) == 0
+
+
+async def test_fit_process_refits_off_the_daemon_process(
+    fitted: MapLayout, planted: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    _, _, centres = planted
+    small = MapLayout(fitted.ids[:300], fitted.xy[:300], fitted.vectors[:300], 300)
+    live = SemanticMap(small, version=3)
+    new_vectors, _ = more_points(centres, 40, seed=31)
+    live.add(np.arange(70_000, 70_040), new_vectors)
+    snapshot = map_worker.snapshot(live)
+    process = FitProcess()
+    try:
+        result = await process.fit(snapshot, LayoutParams())
+    finally:
+        process.close()
+    assert result.layout.ids.tolist() == snapshot.layout.ids.tolist()
+    assert result.layout.fitted_count == 340 and not result.needs_refit()
+    assert result.layout.xy.min() >= 0.0 and result.layout.xy.max() <= 1.0
+    assert result.version == snapshot.version + 1 and len(result.labels) == 340
+    moved = np.linalg.norm(result.layout.xy[:300] - fitted.xy[:300], axis=1).mean()
+    assert moved < 0.1  # started from the previous layout, aligned back onto it
+    assert np.allclose(result.layout.vectors, snapshot.layout.vectors, atol=1e-6)
