@@ -19,10 +19,28 @@ from pathlib import Path
 from photomapd.metadata_index import MetadataFilter, MetadataIndex
 from photomapd.store import Store
 
-WORDS = (
-    "cat fox castle neon forest portrait oil painting cinematic dusk snow girl city night "
-    "river mountain dragon robot flower ocean"
-).split()
+WORDS = [
+    "cat",
+    "fox",
+    "castle",
+    "neon",
+    "forest",
+    "portrait",
+    "oil",
+    "painting",
+    "cinematic",
+    "dusk",
+    "snow",
+    "girl",
+    "city",
+    "night",
+    "river",
+    "mountain",
+    "dragon",
+    "robot",
+    "flower",
+    "ocean",
+]
 
 
 def _summary(rng: random.Random) -> str:
@@ -41,7 +59,7 @@ def _summary(rng: random.Random) -> str:
     )  # fmt: skip
 
 
-async def _timed(label: str, coroutine_factory, repeat: int = 5) -> object:  # noqa: ANN001
+async def _timed(label: str, coroutine_factory, repeat: int = 5) -> object:
     start = time.perf_counter()
     for _ in range(repeat):
         result = await coroutine_factory()
