@@ -180,3 +180,16 @@ async def test_image_search_upload_honours_metadata_filters(
     status, body = await running.send("POST", "/api/search", data=form)
     assert status == 200, body
     assert [result["image"]["name"] for result in body["results"]] == ["tokyo.png"]
+
+
+async def test_openapi_documents_the_metadata_routes_and_filters(
+    tmp_path: Path, make_config: Any, start_daemon: Any
+) -> None:
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, spec = await running.get("/api/openapi.json")
+    assert status == 200
+    search = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert {"prompt", "model", "lora", "generator", "seed", "since", "until"} <= search
+    facets = spec["paths"]["/api/albums/{key}/facets"]["get"]
+    assert "prompt" in {p["name"] for p in facets["parameters"]}
+    assert spec["paths"]["/api/images/{id}/metadata"]["get"]["summary"]
