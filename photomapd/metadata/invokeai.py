@@ -22,16 +22,14 @@ from photomapd.metadata.values import (
     as_list,
     as_number,
     as_str,
-    loads_json,
 )
 
 _GRAPH_KEYS = ("invokeai_workflow", "invokeai_graph")
 
 
 def parse(source: Source) -> dict[str, Any] | None:
-    metadata_text = source.text_ci("invokeai_metadata")
-    if metadata_text is not None:
-        metadata = loads_json(metadata_text)
+    if source.text_ci("invokeai_metadata") is not None:
+        metadata = source.json_chunk("invokeai_metadata")
         if isinstance(metadata, dict):
             summary = summary_from_core_metadata(metadata)
         else:
@@ -56,6 +54,8 @@ def _bare_summary() -> dict[str, Any]:
 
 def model_field(value: Any) -> dict[str, Any] | None:
     """v3 {model_name, base_model}, v4+ {key, hash, name, base, type}, or a bare name."""
+    if not value:
+        return None
     if isinstance(value, str):
         return model_ref(value)
     model = as_dict(value)
@@ -160,7 +160,7 @@ def _extra(metadata: dict[str, Any]) -> dict[str, Any]:
         if value:
             extra[key] = value
     for key in ("t5_encoder", "clip_embed_model", "qwen3_encoder", "upscale_model"):
-        name = model_name(metadata.get(key))
+        name = model_name(metadata[key]) if key in metadata else None
         if name:
             extra[key] = name
     regions = as_list(as_dict(metadata.get("canvas_v2_metadata")).get("regionalGuidance"))
