@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 import photomapd
+from photomapd import model_history
 from photomapd.albums import AlbumService
 from photomapd.config import Config
 from photomapd.embedder import Embedder
@@ -40,6 +41,7 @@ class Daemon:
         embedder: Embedder | None = None,
         read_metadata: MetadataReader | None = None,
         force_polling: bool = False,
+        start_paused: bool = False,
     ) -> None:
         self.config = config
         self.started_at = time.time()
@@ -62,7 +64,9 @@ class Daemon:
             read_metadata or default_metadata_reader(),
             batch_size=config.model.batch_size,
         )
-        self.searcher = Searcher(self.store, self.pipeline, self.vectors)
+        if start_paused:
+            self.pipeline.unpaused.clear()
+        self.searcher = Searcher(self.store, self.pipeline, self.vectors, config.data_dir)
         self.force_polling = force_polling
         self.watcher: FolderWatcher | None = None
         self.albums: AlbumService = None  # type: ignore[assignment]  # needs the loop: start()
@@ -77,6 +81,12 @@ class Daemon:
         self.config.ensure_dirs()
         await self.store.open()
         await self.vectors.sync(self.store)
+        model_history.remember(
+            self.config.data_dir,
+            self.embedder.model_id,
+            self.config.model.name,
+            self.config.model.pretrained,
+        )
         self.watcher = FolderWatcher(
             asyncio.get_running_loop(), self.pipeline.submit, force_polling=self.force_polling
         )

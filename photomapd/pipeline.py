@@ -418,8 +418,8 @@ class Pipeline:
     async def _save(
         self, item: PreparedImage, model_id: str, vector: np.ndarray | None
     ) -> tuple[int, bool]:
-        moved_id = await self.store.find_moved(item.album, item.content_hash)
-        if moved_id is not None and not await self._path_known(item.album, item.path):
+        moved_id = await self._moved_from(item)
+        if moved_id is not None:
             await self.store.move(moved_id, str(item.path), item.size, item.mtime)
             if vector is not None:
                 await self.store.put_embeddings(model_id, [(moved_id, vector)])
@@ -439,6 +439,22 @@ class Pipeline:
             vector=vector,
         )
         return await self.store.save_indexed(item.album, str(item.path), record)
+
+    async def _moved_from(self, item: PreparedImage) -> int | None:
+        """The id of the row this file was moved from, if any.
+
+        The old row is either already marked missing, or its delete event is still on its way:
+        inotify reports a move into a folder created a moment ago as delete + create, and
+        watchdog holds the delete back while it waits for a matching half.
+        """
+        if await self._path_known(item.album, item.path):
+            return None
+        for row in await self.store.same_content(item.album, item.content_hash):
+            if row["status"] == "missing" or not await asyncio.to_thread(
+                os.path.exists, row["path"]
+            ):
+                return int(row["id"])
+        return None
 
     async def _path_known(self, album: str, path: Path) -> bool:
         row = await self.store.fetch_one(

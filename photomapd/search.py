@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from photomapd.embedder import ModelState
+from photomapd import model_history
+from photomapd.embedder import Embedder, ModelState, ModelUnavailable
 from photomapd.pipeline import Pipeline
 from photomapd.store import Store
 from photomapd.vector_space import VectorSpace
@@ -43,19 +45,90 @@ class SearchHit:
 
 
 class Searcher:
-    def __init__(self, store: Store, pipeline: Pipeline, vectors: VectorSpace) -> None:
+    """Searches the current model's vectors; right after a model change, while the new model
+    re-embeds the library in the background, the previous model's vectors keep answering."""
+
+    def __init__(
+        self, store: Store, pipeline: Pipeline, vectors: VectorSpace, data_dir: Path | None = None
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.vectors = vectors
+        self.data_dir = data_dir
+        self._previous: tuple[Embedder, VectorSpace] | None = None
+        self._no_previous_model = False
 
-    async def _require_model(self) -> None:
+    async def _space(self) -> tuple[Embedder, VectorSpace]:
+        """The (embedder, vectors) pair that covers more of the library right now."""
+        current = (self.pipeline.embedder, self.vectors)
+        if self.data_dir is None:
+            return current
+        if self._no_previous_model:
+            return current  # the common case: one model ever, no file read, no count
+        record = model_history.previous(self.data_dir, self.pipeline.embedder.model_id)
+        if record is None:
+            self._no_previous_model = True
+            return current
+        owed = await self.store.count_without_embedding(self.pipeline.embedder.model_id)
+        if owed == 0:
+            await self.retire_previous_models()
+            return current
+        if self._previous is None or self._previous[0].model_id != record.model_id:
+            old_vectors = VectorSpace(self.data_dir, record.model_id)
+            await old_vectors.sync(self.store)
+            if len(old_vectors) <= len(self.vectors):
+                return current
+            embedder = self.pipeline.embedder
+            self._previous = (
+                Embedder(
+                    record.name,
+                    record.pretrained,
+                    embedder.requested_device,
+                    cache_dir=embedder.cache_dir,
+                ),
+                old_vectors,
+            )
+            log.info(
+                "model changed: searching with %s until the new model has caught up",
+                record.model_id,
+            )
+        return self._previous if len(self._previous[1]) > len(self.vectors) else current
+
+    async def retire_previous_models(self) -> None:
+        """The new model covers everything: drop older models' vectors and files."""
+        assert self.data_dir is not None
+        current_id = self.pipeline.embedder.model_id
+        await self.store.write("DELETE FROM embeddings WHERE model_id != ?", (current_id,))
+        for path in self.data_dir.glob("vectors-*.usearch"):
+            if path != self.vectors.path:
+                path.unlink(missing_ok=True)
+        model_history.forget_all_but(self.data_dir, current_id)
+        self._no_previous_model = True
+        if self._previous is not None:
+            log.info("new model caught up; previous model's vectors removed")
+            self._previous = None
+
+    async def _require_model(self, embedder: Embedder) -> None:
+        if embedder is not self.pipeline.embedder:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.pipeline.model_pool, embedder.load
+                )
+                return
+            except ModelUnavailable:
+                self._previous = None  # fall back to the current model below
+                embedder = self.pipeline.embedder
         if not await self.pipeline.ensure_model(on_demand=True):
             reason = self.pipeline.embedder.error or "the model could not be loaded"
             raise SearchUnavailable(f"model unavailable: {reason}")
 
-    async def query_vector(self, query: SearchQuery) -> np.ndarray:
-        await self._require_model()
-        embedder = self.pipeline.embedder
+    async def query_vector(
+        self, query: SearchQuery, embedder: Embedder | None = None
+    ) -> np.ndarray:
+        embedder = embedder or self.pipeline.embedder
+        await self._require_model(embedder)
+        if embedder is not self.pipeline.embedder and self._previous is None:
+            embedder = self.pipeline.embedder
         loop = asyncio.get_running_loop()
         parts: list[np.ndarray] = []
         weights: list[float] = []
@@ -82,20 +155,29 @@ class Searcher:
         return _normalised(np.asarray(vector, dtype=np.float32))
 
     async def search(self, query: SearchQuery) -> list[SearchHit]:
-        vector = await self.query_vector(query)
+        embedder, vectors = await self._space()
+        vector = await self.query_vector(query, embedder)
+        if self._previous is None:
+            vectors = self.vectors  # the previous model could not load: current one answers
         return await self.nearest(
-            vector, query.album, query.limit + query.offset, query.offset, query.allowed_ids
+            vector,
+            query.album,
+            query.limit + query.offset,
+            query.offset,
+            query.allowed_ids,
+            vectors,
         )
 
     async def similar(
         self, image_id: int, album: str | None, limit: int, offset: int = 0
     ) -> list[SearchHit]:
-        vector = await self.store.embedding(image_id, self.pipeline.embedder.model_id)
+        embedder, vectors = await self._space()
+        vector = await self.store.embedding(image_id, embedder.model_id)
         if vector is None:
             if self.pipeline.embedder.state == ModelState.UNAVAILABLE:
                 raise SearchUnavailable(f"model unavailable: {self.pipeline.embedder.error}")
             raise SearchUnavailable("this image has no embedding yet; it is queued for indexing")
-        hits = await self.nearest(vector, album, limit + offset + 1, 0)
+        hits = await self.nearest(vector, album, limit + offset + 1, 0, None, vectors)
         hits = [hit for hit in hits if hit.image_id != image_id]
         return hits[offset : offset + limit]
 
@@ -106,13 +188,14 @@ class Searcher:
         k: int,
         offset: int,
         restrict: frozenset[int] | None = None,
+        vectors: VectorSpace | None = None,
     ) -> list[SearchHit]:
         allowed = await self.store.ids_in_album(album) if album else None
         if restrict is not None:
             allowed = set(restrict) if allowed is None else allowed & restrict
         if allowed is not None and not allowed:
             return []
-        found = await asyncio.to_thread(self.vectors.search, vector, k, allowed)
+        found = await asyncio.to_thread((vectors or self.vectors).search, vector, k, allowed)
         return [SearchHit(image_id, score) for image_id, score in found[offset:]]
 
     def describe(self) -> dict[str, Any]:

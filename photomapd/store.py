@@ -286,14 +286,14 @@ class Store:
             await self.writer.commit()
         return ids
 
-    async def find_moved(self, album: str, content_hash: str) -> int | None:
-        """A missing row with the same content: the file was moved or renamed."""
-        row = await self.fetch_one(
-            "SELECT id FROM images WHERE album = ? AND content_hash = ? AND status = 'missing' "
-            "ORDER BY missing_since DESC LIMIT 1",
+    async def same_content(self, album: str, content_hash: str) -> list[dict[str, Any]]:
+        """Rows with these exact bytes: a candidate for "this file was moved or renamed"."""
+        rows = await self.fetch_all(
+            "SELECT id, path, status FROM images WHERE album = ? AND content_hash = ? "
+            "ORDER BY missing_since DESC",
             (album, content_hash),
         )
-        return int(row[0]) if row else None
+        return [dict(row) for row in rows]
 
     async def move(self, image_id: int, new_path: str, size: int, mtime: float) -> None:
         """Give an existing row (id, favourite, embedding) the path a moved file now has."""

@@ -223,3 +223,70 @@ async def test_offline_changes_are_reconciled_on_start(tmp_path: Path, make_conf
     by_name = await wait_for(reconciled, message="offline changes reconciled")
     assert by_name["keep.png"]["id"] == ids["keep.png"]
     assert by_name["change.png"]["id"] == ids["change.png"] and by_name["change.png"]["width"] == 80
+
+
+async def test_model_unloads_when_idle_and_reloads_on_demand(
+    tmp_path: Path, make_config, start_daemon
+):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes((10, 100, 30)))
+    running = await start_daemon(make_config(folder, idle_unload_seconds=0.5))
+
+    async def model_state() -> str:
+        _, status = await running.get("/api/status")
+        return status["model"]["state"]
+
+    async def unloaded() -> bool:
+        return await model_state() == "unloaded"
+
+    async def embedded() -> bool:
+        _, page = await running.get("/api/albums/album0/images")
+        return bool(page["items"]) and page["items"][0]["embedded"]
+
+    await wait_for(embedded, message="a.png embedded (model loaded)")
+    # Housekeeping runs every few seconds; the model must go once idle (VRAM back to InvokeAI).
+    await wait_for(unloaded, timeout=20, message="model unloaded after idling")
+    code, results = await running.get("/api/search", params={"q": "green"})
+    assert code == 200 and results["results"][0]["image"]["name"] == "a.png"
+    assert await model_state() == "ready"
+
+
+async def test_model_change_reembeds_while_old_vectors_answer(
+    tmp_path: Path, make_config, start_daemon
+):
+    from tests.tinyclip import write_tiny_clip
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for number in range(6):
+        (folder / f"{number}.png").write_bytes(png_bytes((number * 40, 90, 200 - number * 30)))
+    config = make_config(folder)
+    running = await start_daemon(config)
+
+    async def all_embedded(daemon_running) -> bool:
+        _, status = await daemon_running.get("/api/status")
+        return status["total_images"] == 6 and status["indexing"]["embeddings_owed"] == 0
+
+    await wait_for(lambda: all_embedded(running), message="first model embedded everything")
+    await running.daemon.stop()
+
+    # A different model (other weights): the library must be re-embedded in the background.
+    _, other_checkpoint = write_tiny_clip(tmp_path / "other-model", seed=7)
+    config.model.pretrained = str(other_checkpoint)
+    restarted = await start_daemon(config, start_paused=True)  # hold the re-embedding
+    _, status = await restarted.get("/api/status")
+    assert status["indexing"]["embeddings_owed"] == 6 and status["indexing"]["paused"]
+    code, results = await restarted.get("/api/search", params={"q": "blue", "limit": 10})
+    assert code == 200 and len(results["results"]) == 6, "old vectors must keep answering"
+    restarted.daemon.pipeline.resume()
+    await wait_for(
+        lambda: all_embedded(restarted), timeout=30, message="re-embedded with the new model"
+    )
+    code, results = await restarted.get("/api/search", params={"q": "blue", "limit": 10})
+    assert code == 200 and len(results["results"]) == 6
+    stored_models = await restarted.daemon.store.fetch_all(
+        "SELECT DISTINCT model_id FROM embeddings"
+    )
+    assert [row[0] for row in stored_models] == [restarted.daemon.embedder.model_id]
+    assert len(list(config.data_dir.glob("vectors-*.usearch"))) <= 1

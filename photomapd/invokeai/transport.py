@@ -1,0 +1,107 @@
+"""One HTTP exchange with InvokeAI, read fully, plus turning its error answers into our errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from photomapd.invokeai.errors import (
+    AuthFailedError,
+    AuthRequiredError,
+    ForbiddenError,
+    InvokeAIError,
+    RejectedError,
+    UpstreamError,
+)
+
+# Largest body we read: the 6.14 OpenAPI document is 1.7 MB; nothing legitimate is near this.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: CIMultiDictProxy[str] | CIMultiDict[str] = field(default_factory=CIMultiDict)
+    body: bytes = b""
+
+    @property
+    def is_json(self) -> bool:
+        # >= 6.12 answers unknown GETs with the web UI's index.html and a 200: only the content
+        # type tells a real API answer apart.
+        ctype = self.headers.get("Content-Type", "")
+        return ctype.split(";")[0].strip().lower() == "application/json"
+
+    def json(self) -> Any:
+        """The parsed body, or None when it is not JSON."""
+        if not self.is_json:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def detail(self) -> str:
+        """FastAPI's error `detail`, flattened to one line."""
+        data = self.json()
+        detail = data.get("detail") if isinstance(data, dict) else None
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            return "; ".join(_validation_item(item) for item in detail)
+        text = self.body[:200].decode("utf-8", "replace").strip()
+        return text or f"HTTP {self.status}"
+
+
+def _validation_item(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    location = ".".join(str(part) for part in item.get("loc", []))
+    return f"{location}: {item.get('msg', 'invalid')}" if location else str(item.get("msg"))
+
+
+def error_for(reply: Reply, *, what: str, has_credentials: bool) -> InvokeAIError:
+    """The error to raise for a non-2xx reply to `what` (e.g. "listing boards")."""
+    detail = reply.detail()
+    if reply.status == 401:
+        if not has_credentials:
+            return AuthRequiredError(
+                "InvokeAI is running in multi-user mode and asked to log in "
+                f"({detail}). Enter your InvokeAI username (the e-mail you log in with) "
+                "and password in the InvokeAI settings.",
+                status=401,
+                detail=detail,
+            )
+        return AuthFailedError(
+            f"InvokeAI authentication failed (401): {detail}. Check the InvokeAI username "
+            "and password in settings.",
+            status=401,
+            detail=detail,
+        )
+    if reply.status == 403:
+        return ForbiddenError(f"InvokeAI refused {what} (403): {detail}", status=403, detail=detail)
+    if 400 <= reply.status < 500:
+        return RejectedError(
+            f"InvokeAI backend returned {reply.status} while {what}: {detail[:200]}",
+            status=reply.status,
+            detail=detail,
+        )
+    return UpstreamError(
+        f"InvokeAI backend returned {reply.status} while {what}: {detail[:200]}",
+        status=reply.status,
+        detail=detail,
+    )
+
+
+def require_json(reply: Reply, *, what: str) -> Any:
+    data = reply.json()
+    if data is None:
+        raise UpstreamError(
+            f"InvokeAI did not answer {what} with JSON (HTTP {reply.status}, "
+            f"{reply.headers.get('Content-Type', 'no content type')}). Is the URL the InvokeAI "
+            "server itself and is it recent enough?",
+            status=reply.status,
+        )
+    return data

@@ -1,0 +1,228 @@
+// Albums manager: list with per-album status, add/edit/remove with a server-side folder picker,
+// "Update Index" per album and for all, and the list of files that failed with their reasons.
+
+import { api } from "./api.js";
+import { $, formatCount, h, toast } from "./dom.js";
+import { icon } from "./icons.js";
+
+export class AlbumsDialog extends EventTarget {
+  constructor(dialog) {
+    super();
+    this.dialog = dialog;
+    this.list = $("#albums-list", dialog);
+    this.form = $("#album-form", dialog);
+    this.failures = $("#album-failures", dialog);
+    this.picker = new FolderPicker($("#folder-picker"));
+    this.editing = null;
+    this.albums = [];
+    $("#albums-close", dialog).addEventListener("click", () => dialog.close());
+    $("#albums-update-all", dialog).addEventListener("click", () => this.reindexAll());
+    $("#album-add", dialog).addEventListener("click", () => this.edit(null));
+    $("#album-cancel", dialog).addEventListener("click", () => this.hideForm());
+    $("#album-add-folder", dialog).addEventListener("click", () => this.addFolderRow(""));
+    this.form.addEventListener("submit", (event) => this.save(event));
+    this.form.elements.name.addEventListener("input", () => {
+      if (!this.editing) this.form.elements.key.value = slug(this.form.elements.name.value);
+    });
+  }
+
+  open() {
+    if (!this.dialog.open) this.dialog.showModal();
+    this.render(this.albums);
+  }
+
+  // Called with /api/status albums (which carry counts and state) whenever status changes.
+  render(albums) {
+    this.albums = albums;
+    if (!this.dialog.open) return;
+    if (!albums.length) {
+      this.list.replaceChildren(h("p", { class: "muted" }, "No albums yet. Add the folder where InvokeAI writes images (usually <invokeai root>/outputs/images)."));
+      return;
+    }
+    this.list.replaceChildren(...albums.map((album) => this.renderAlbum(album)));
+  }
+
+  renderAlbum(album) {
+    const missing = (album.folders || []).filter((folder) => folder.exists === false);
+    const state = missing.length ? "folder missing" : album.state || "ok";
+    return h(
+      "article",
+      { class: `album-card album-card--${state.replace(/\s+/g, "-")}`, "data-key": album.key },
+      h("header", {}, h("h3", {}, album.name || album.key), h("span", { class: "badge" }, state)),
+      h(
+        "p",
+        { class: "album-stats" },
+        `${formatCount(album.count)} images`,
+        album.pending ? ` · ${formatCount(album.pending)} waiting` : "",
+        album.failed ? ` · ${formatCount(album.failed)} failed` : "",
+      ),
+      h(
+        "ul",
+        { class: "folder-list" },
+        (album.folders || []).map((folder) =>
+          h("li", { class: folder.exists === false ? "missing" : "" }, h("span", { html: icon("folder", { size: 14 }) }), " ", folder.path, folder.exists === false ? " — not found. Reconnect the drive or edit the album; its index is kept." : ""),
+        ),
+      ),
+      h(
+        "div",
+        { class: "button-row" },
+        h("button", { type: "button", class: "btn", onclick: () => this.reindex(album.key) }, "Update Index"),
+        h("button", { type: "button", class: "btn", onclick: () => this.edit(album) }, "Edit"),
+        album.failed ? h("button", { type: "button", class: "btn", onclick: () => this.showFailures(album) }, "Failed files") : null,
+        h("button", { type: "button", class: "btn btn-danger", onclick: () => this.remove(album) }, "Remove"),
+      ),
+    );
+  }
+
+  async reindex(key) {
+    try {
+      await api.reindex(key);
+      toast(`Updating index of ${key}…`);
+    } catch (error) {
+      toast(`Update Index failed: ${error.message}`, { kind: "error" });
+    }
+  }
+
+  async reindexAll() {
+    for (const album of this.albums) await this.reindex(album.key);
+  }
+
+  async showFailures(album) {
+    this.failures.hidden = false;
+    this.failures.replaceChildren(h("h3", {}, `Failed files in ${album.name || album.key}`), h("p", { class: "muted" }, "Loading…"));
+    try {
+      const { items } = await api.failures(album.key);
+      const list = h("ul", { class: "failure-list" }, items.map((item) => h("li", {}, h("code", {}, item.path), h("span", { class: "error-text" }, item.error || "unknown error"))));
+      this.failures.replaceChildren(
+        h("h3", {}, `Failed files in ${album.name || album.key} (${items.length})`),
+        h("p", { class: "muted" }, "Each file is retried when it changes. Fix or replace the file, or remove it from the folder."),
+        items.length ? list : h("p", {}, "None."),
+      );
+    } catch (error) {
+      this.failures.replaceChildren(h("p", { class: "error-text" }, `Could not load failures: ${error.message}`));
+    }
+  }
+
+  edit(album) {
+    this.editing = album;
+    this.form.hidden = false;
+    this.form.reset();
+    $("#album-form-title", this.dialog).textContent = album ? `Edit ${album.name || album.key}` : "Add album";
+    this.form.elements.name.value = album ? album.name || "" : "";
+    this.form.elements.key.value = album ? album.key : "";
+    this.form.elements.key.readOnly = Boolean(album);
+    this.form.elements.exclude.value = album && album.exclude ? album.exclude.join("\n") : "";
+    $("#album-folders", this.dialog).replaceChildren();
+    const folders = album ? (album.folders || []).map((folder) => folder.path ?? folder) : [""];
+    for (const folder of folders) this.addFolderRow(folder);
+    this.form.elements.name.focus();
+  }
+
+  hideForm() {
+    this.form.hidden = true;
+    this.editing = null;
+  }
+
+  addFolderRow(path) {
+    const input = h("input", { type: "text", name: "folder", value: path, placeholder: "/path/to/invokeai/outputs/images", "aria-label": "Folder path", required: true });
+    const row = h(
+      "div",
+      { class: "folder-row" },
+      input,
+      h("button", { type: "button", class: "btn", onclick: async () => {
+        const chosen = await this.picker.choose(input.value);
+        if (chosen) input.value = chosen;
+      } }, "Browse…"),
+      h("button", { type: "button", class: "icon-btn", "aria-label": "Remove folder", html: icon("close", { size: 14 }), onclick: () => row.remove() }),
+    );
+    $("#album-folders", this.dialog).append(row);
+  }
+
+  async save(event) {
+    event.preventDefault();
+    const elements = this.form.elements;
+    const folders = [...this.form.querySelectorAll("input[name=folder]")].map((input) => input.value.trim()).filter(Boolean);
+    const body = {
+      name: elements.name.value.trim(),
+      folders,
+      exclude: elements.exclude.value.split("\n").map((line) => line.trim()).filter(Boolean),
+    };
+    const status = $("#album-form-status", this.dialog);
+    status.textContent = "Saving…";
+    try {
+      if (this.editing) await api.updateAlbum(this.editing.key, body);
+      else await api.createAlbum({ key: elements.key.value.trim() || slug(body.name), ...body });
+      status.textContent = "";
+      toast(this.editing ? "Album saved" : `Album ${body.name} added; indexing starts now`);
+      const key = this.editing ? this.editing.key : elements.key.value.trim() || slug(body.name);
+      this.hideForm();
+      this.dispatchEvent(new CustomEvent("changed", { detail: { key } }));
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  async remove(album) {
+    if (!confirm(`Remove album "${album.name || album.key}"? The image files stay on disk; only the index is removed.`)) return;
+    try {
+      await api.deleteAlbum(album.key);
+      toast(`Album ${album.name || album.key} removed`);
+      this.dispatchEvent(new CustomEvent("changed", { detail: { removed: album.key } }));
+    } catch (error) {
+      toast(`Could not remove: ${error.message}`, { kind: "error" });
+    }
+  }
+}
+
+function slug(text) {
+  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40);
+}
+
+// Server-side directory browser: the daemon may run on another machine than the browser (LAN).
+class FolderPicker {
+  constructor(dialog) {
+    this.dialog = dialog;
+    this.pathLabel = $("#picker-path", dialog);
+    this.list = $("#picker-list", dialog);
+    this.current = null;
+    this.resolve = null;
+    $("#picker-choose", dialog).addEventListener("click", () => this.finish(this.current));
+    $("#picker-cancel", dialog).addEventListener("click", () => this.finish(null));
+    $("#picker-up", dialog).addEventListener("click", () => this.parent && this.go(this.parent));
+    $("#picker-go", dialog).addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.go(event.target.elements.path.value);
+    });
+    dialog.addEventListener("close", () => this.finish(null));
+  }
+
+  choose(start) {
+    this.dialog.showModal();
+    this.go(start || "");
+    return new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  finish(value) {
+    if (this.dialog.open) this.dialog.close();
+    if (this.resolve) this.resolve(value);
+    this.resolve = null;
+  }
+
+  async go(path) {
+    try {
+      const listing = await api.fsList(path);
+      this.current = listing.path;
+      this.parent = listing.parent;
+      this.pathLabel.textContent = listing.path;
+      $("#picker-go", this.dialog).elements.path.value = listing.path;
+      const sep = listing.path.includes("\\") && !listing.path.includes("/") ? "\\" : "/";
+      const join = (name) => (listing.path.endsWith(sep) ? listing.path + name : listing.path + sep + name);
+      this.list.replaceChildren(
+        ...listing.dirs.map((name) => h("li", {}, h("button", { type: "button", class: "picker-dir", onclick: () => this.go(join(name)) }, h("span", { html: icon("folder", { size: 14 }) }), " ", name))),
+      );
+      if (!listing.dirs.length) this.list.append(h("li", { class: "muted" }, "No sub-folders"));
+    } catch (error) {
+      this.list.replaceChildren(h("li", { class: "error-text" }, error.message));
+    }
+  }
+}

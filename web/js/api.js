@@ -1,0 +1,113 @@
+// JSON API client: one place that knows paths, error shapes and which optional features exist.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+  // A route that the running daemon does not have (older main, teammate feature not merged).
+  get unsupported() {
+    return this.status === 404 || this.status === 405 || this.status === 501;
+  }
+}
+
+function buildUrl(path, query) {
+  const url = new URL(path, window.location.origin);
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    url.searchParams.set(key, value === true ? "1" : String(value));
+  }
+  return url.pathname + url.search;
+}
+
+async function errorFrom(response) {
+  let code = `http_${response.status}`;
+  let message = response.statusText || "Request failed";
+  try {
+    const body = await response.json();
+    if (body && body.error) {
+      code = body.error.code || code;
+      message = body.error.message || message;
+    }
+  } catch {
+    // Not JSON (for example aiohttp's plain-text 404 for a route that does not exist).
+  }
+  return new ApiError(response.status, code, message);
+}
+
+export async function request(method, path, { query, json, form, signal, raw } = {}) {
+  const init = { method, signal, headers: {} };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers["Content-Type"] = "application/json";
+  } else if (form !== undefined) {
+    init.body = form;
+  }
+  let response;
+  try {
+    response = await fetch(buildUrl(path, query), init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "unreachable", "Cannot reach the photomapd daemon. Is it running?");
+  }
+  if (!response.ok) throw await errorFrom(response);
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get("Content-Type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+const get = (path, query, options) => request("GET", path, { query, ...options });
+const enc = encodeURIComponent;
+
+export const api = {
+  status: () => get("/api/status"),
+  albums: () => get("/api/albums"),
+  album: (key) => get(`/api/albums/${enc(key)}`),
+  createAlbum: (body) => request("POST", "/api/albums", { json: body }),
+  updateAlbum: (key, body) => request("PATCH", `/api/albums/${enc(key)}`, { json: body }),
+  deleteAlbum: (key) => request("DELETE", `/api/albums/${enc(key)}`),
+  reindex: (key) => request("POST", `/api/albums/${enc(key)}/reindex`),
+  failures: (key) => get(`/api/albums/${enc(key)}/failures`),
+  facets: (key) => get(`/api/albums/${enc(key)}/facets`),
+  images: (key, query, options) => get(`/api/albums/${enc(key)}/images`, query, options),
+  image: (id) => get(`/api/images/${id}`),
+  metadata: (id) => get(`/api/images/${id}/metadata`),
+  imageByName: (name) => get("/api/image-lookup", { name }),
+  similar: (id, query, options) => get(`/api/images/${id}/similar`, query, options),
+  setFavourite: (id, on) => request(on ? "PUT" : "DELETE", `/api/images/${id}/favourite`),
+  search: (query, options) => get("/api/search", query, options),
+  searchWithImage(query, file, options) {
+    const form = new FormData();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null && value !== "") form.append(key, String(value));
+    }
+    if (file) form.append("image", file, file.name || "query.png");
+    return request("POST", "/api/search", { form, ...options });
+  },
+  zip: (ids) => request("POST", "/api/images/zip", { json: { ids }, raw: true }),
+  fsList: (path) => get("/api/fs/list", { path }),
+  settings: () => get("/api/settings"),
+  saveSettings: (body) => request("PUT", "/api/settings", { json: body }),
+  invokeaiStatus: () => get("/api/invokeai/status"),
+  invokeaiSettings: () => get("/api/invokeai/settings"),
+  saveInvokeaiSettings: (body) => request("PUT", "/api/invokeai/settings", { json: body }),
+  invokeaiAction: (id, action, body) =>
+    request("POST", `/api/images/${id}/invokeai/${enc(action)}`, { json: body || {} }),
+};
+
+// Cached probes for optional teammate features, so the UI hides what the daemon lacks.
+const probes = new Map();
+export function supports(feature, probe) {
+  if (!probes.has(feature)) {
+    probes.set(
+      feature,
+      probe().then(
+        () => true,
+        (error) => !(error instanceof ApiError && error.unsupported),
+      ),
+    );
+  }
+  return probes.get(feature);
+}

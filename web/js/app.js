@@ -1,0 +1,418 @@
+// Composition root: builds every view, owns the page state (mirrored in the URL), turns state
+// into a ResultSet for the gallery and viewer, and routes live daemon events to them.
+
+import { AlbumsDialog } from "./albums.js";
+import { api, ApiError } from "./api.js";
+import { $, formatCount, h, toast } from "./dom.js";
+import { Drawer } from "./drawer.js";
+import { EventStream } from "./events.js";
+import { Gallery } from "./gallery.js";
+import { registerHotkeys } from "./keymap.js";
+import { Hotkeys } from "./hotkeys.js";
+import { hydrateIcons } from "./icons.js";
+import { MapTab } from "./maptab.js";
+import { ResultSet } from "./resultset.js";
+import { SearchPanel } from "./search.js";
+import { Favourites, SelectionBar } from "./selection.js";
+import { SettingsDialog } from "./settings.js";
+import { FILTER_KEYS, isSearch, readState, writeState } from "./state.js";
+import { StatusBar } from "./status.js";
+import { Viewer } from "./viewer.js";
+
+const SIMILAR_LIMIT = 200;
+
+class App {
+  constructor() {
+    hydrateIcons();
+    this.state = readState();
+    this.albums = [];
+    this.set = null;
+    this.status = new StatusBar();
+    this.stream = new EventStream();
+    this.gallery = new Gallery($("#grid"), { tileSize: Number(localStorage.getItem("photomapd.tile")) || 180 });
+    this.drawer = new Drawer($("#drawer"));
+    this.viewer = new Viewer($("#viewer"), { drawer: this.drawer });
+    this.search = new SearchPanel();
+    this.albumsDialog = new AlbumsDialog($("#albums-dialog"));
+    this.settings = new SettingsDialog($("#settings-dialog"));
+    this.hotkeys = new Hotkeys($("#help-dialog"));
+    this.favourites = new Favourites(() => this.set, () => this.repaint());
+    this.selectionBar = new SelectionBar($("#selection-bar"), this.gallery, this.favourites);
+    this.mapTab = new MapTab(this);
+    this.wire();
+    registerHotkeys(this);
+  }
+
+  async start() {
+    this.stream.connect();
+    await this.refreshStatus();
+    if (!this.state.album) this.state.album = this.defaultAlbum();
+    writeState(this.state, { push: false });
+    this.mapTab.probe();
+    this.applyState();
+    document.body.classList.add("ready");
+  }
+
+  wire() {
+    const stream = this.stream;
+    stream.addEventListener("connection", (event) => {
+      this.status.setConnection(event.detail.state);
+      document.body.dataset.connection = event.detail.state;
+    });
+    stream.addEventListener("image_added", (event) => this.onImageAdded(event.detail));
+    stream.addEventListener("image_updated", (event) => this.onImageUpdated(event.detail));
+    stream.addEventListener("image_removed", (event) => this.onImageRemoved(event.detail));
+    stream.addEventListener("progress", (event) => {
+      this.status.setIndexing(event.detail);
+      this.refreshStatusSoon();
+    });
+    stream.addEventListener("model_state", (event) => this.status.setModel(event.detail));
+    stream.addEventListener("album_changed", () => this.refreshStatus());
+    // hello: the daemon's current state on every (re)connect; overflow: we fell behind and
+    // missed events, so refetch like after a reconnect.
+    stream.addEventListener("hello", (event) => {
+      this.status.setIndexing(event.detail?.progress);
+      this.status.setModel(event.detail?.model);
+    });
+    stream.addEventListener("overflow", () => this.reload({ keepScroll: true }));
+    stream.addEventListener("resync", () => {
+      this.refreshStatus();
+      this.reload({ keepScroll: true });
+    });
+    this.search.addEventListener("change", (event) => this.update(event.detail.patch, event.detail));
+    this.gallery.addEventListener("open", (event) => this.openViewer(event.detail.index));
+    this.gallery.addEventListener("favourite", (event) => this.favourites.toggle(event.detail.index));
+    this.gallery.addEventListener("newabove", () => ($("#new-above").hidden = false));
+    this.gallery.scroller.addEventListener("scroll", () => {
+      if (this.gallery.scroller.scrollTop < 10) $("#new-above").hidden = true;
+    });
+    $("#new-above").addEventListener("click", () => {
+      this.gallery.scroller.scrollTop = 0;
+      $("#new-above").hidden = true;
+    });
+    this.viewer.addEventListener("favourite", (event) => this.favourites.toggle(event.detail.index));
+    this.viewer.addEventListener("similar", (event) => this.update({ similar: String(event.detail.image.id), q: "" }));
+    this.viewer.addEventListener("show", (event) => {
+      if (this.viewer.set === this.set) this.gallery.moveCursor(event.detail.index);
+      if (this.state.image !== String(event.detail.image.id)) {
+        this.state.image = String(event.detail.image.id);
+        writeState(this.state, { push: false });
+      }
+    });
+    this.viewer.addEventListener("close", () => {
+      this.state.image = "";
+      writeState(this.state, { push: false });
+      document.title = "photomapd";
+    });
+    this.albumsDialog.addEventListener("changed", async (event) => {
+      await this.refreshStatus();
+      if (event.detail.key && !this.set?.total) this.update({ album: event.detail.key });
+      if (event.detail.removed === this.state.album) this.update({ album: this.defaultAlbum() });
+    });
+    $("#btn-albums").addEventListener("click", () => this.albumsDialog.open());
+    $("#btn-settings").addEventListener("click", () => this.settings.open());
+    $("#btn-help").addEventListener("click", () => this.hotkeys.showHelp());
+    $("#help-close").addEventListener("click", () => $("#help-dialog").close());
+    $("#btn-sidebar").addEventListener("click", () => this.toggleSidebar());
+    $("#sidebar-close").addEventListener("click", () => this.toggleSidebar(false));
+    // On phones the sidebar is a sheet over the grid: a tap on the grid closes it.
+    $("#main").addEventListener("pointerdown", () => this.toggleSidebar(false));
+    $("#tile-size").value = String(this.gallery.tileSize);
+    $("#tile-size").addEventListener("input", (event) => {
+      this.gallery.setTileSize(Number(event.target.value));
+      localStorage.setItem("photomapd.tile", event.target.value);
+    });
+    $("#clear-search").addEventListener("click", () => this.clearSearch());
+    window.addEventListener("popstate", () => this.onPopState());
+    setInterval(() => {
+      if (this.stream.state !== "open") this.refreshStatus();
+    }, 5000);
+  }
+
+  // One album: show it; several: show them all together (the API's pseudo-album "all").
+  defaultAlbum() {
+    return this.albums.length === 1 ? this.albums[0].key : "all";
+  }
+
+  toggleSidebar(force) {
+    const open = force ?? !document.body.classList.contains("sidebar-open");
+    document.body.classList.toggle("sidebar-open", open);
+    $("#btn-sidebar").setAttribute("aria-expanded", String(open));
+  }
+
+  // Album counts move with indexing; refetch at most once a second while events flow.
+  refreshStatusSoon() {
+    if (this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = null;
+      this.refreshStatus();
+    }, 1000);
+  }
+
+  async refreshStatus() {
+    try {
+      const status = await api.status();
+      this.albums = status.albums || [];
+      this.status.setIndexing(status.indexing);
+      this.status.setModel(status.model);
+      this.status.setAlbums(this.albums);
+      $("#version").textContent = status.version ? `v${status.version}` : "";
+      this.albumsDialog.render(this.albums);
+      this.search.renderAlbums(this.albums, this.state);
+      this.renderHeader();
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 0) toast(`Status: ${error.message}`, { kind: "error" });
+    }
+  }
+
+  update(patch, { imageChanged = false } = {}) {
+    const next = { ...this.state, ...patch, image: "" };
+    const changed = imageChanged || Object.keys(patch).some((key) => String(patch[key]) !== String(this.state[key]));
+    if (!changed) return;
+    if (patch.q !== undefined && patch.q !== this.state.q && !patch.similar) next.similar = "";
+    this.state = next;
+    writeState(this.state, { push: true });
+    if (this.viewer.isOpen) this.viewer.close();
+    this.applyState();
+  }
+
+  clearSearch() {
+    this.search.setQueryImage(null);
+    const cleared = { q: "", negative: "", similar: "" };
+    for (const key of FILTER_KEYS) cleared[key] = "";
+    $("#filters-form").reset();
+    this.update(cleared);
+  }
+
+  onPopState() {
+    const previous = this.state;
+    this.state = readState();
+    if (!this.state.album) this.state.album = this.defaultAlbum();
+    const onlyImage = Object.keys(this.state).every((key) => key === "image" || String(this.state[key]) === String(previous[key]));
+    if (!onlyImage) this.applyState();
+    else this.syncViewerToState();
+  }
+
+  applyState() {
+    this.search.render(this.state, this.albums);
+    this.mapTab.show(this.state.view === "map");
+    this.reload();
+  }
+
+  reload({ keepScroll = false } = {}) {
+    const scrollTop = this.gallery.scroller.scrollTop;
+    if (this.set) this.set.dispose();
+    this.set = this.buildResultSet();
+    this.set.addEventListener("change", () => this.renderHeader());
+    this.set.addEventListener("error", (event) => this.renderError(event.detail));
+    this.gallery.clearSelection();
+    this.gallery.setResultSet(this.set);
+    $("#new-above").hidden = true;
+    this.renderHeader();
+    this.set.start().then(() => {
+      if (keepScroll) this.gallery.scroller.scrollTop = scrollTop;
+      this.renderHeader();
+      this.syncViewerToState();
+    });
+  }
+
+  buildResultSet() {
+    const state = this.state;
+    const album = state.album === "all" ? "" : state.album;
+    const queryImage = this.search.queryImage;
+    if (state.similar) {
+      const id = Number(state.similar);
+      return new ResultSet(
+        async (offset, limit, signal) => {
+          if (offset > 0) return { entries: [], total: undefined };
+          const data = await api.similar(id, { limit: SIMILAR_LIMIT, album }, { signal });
+          return { entries: data.results, total: data.results.length };
+        },
+        { label: "similar" },
+      );
+    }
+    if (isSearch(state, queryImage)) {
+      const query = { q: state.q, album, favourite: state.fav || "" };
+      if (state.negative) Object.assign(query, { negative: state.negative, negative_weight: state.nw });
+      for (const key of FILTER_KEYS) if (state[key]) query[key] = state[key];
+      return new ResultSet(
+        async (offset, limit, signal) => {
+          const paged = { ...query, offset, limit };
+          const data = queryImage ? await api.searchWithImage(paged, queryImage, { signal }) : await api.search(paged, { signal });
+          const entries = data.results || [];
+          return { entries, total: searchTotal(data, offset, limit, entries.length) };
+        },
+        { label: "search" },
+      );
+    }
+    const browseAlbum = album || "all";
+    return new ResultSet(
+      async (offset, limit, signal) => {
+        if (!this.albums.length) return { entries: [], total: 0 };
+        const data = await api.images(browseAlbum, { offset, limit, order: state.order, favourite: state.fav || "" }, { signal });
+        return { entries: data.items.map((image) => ({ image, score: null })), total: data.total };
+      },
+      { label: "browse", live: { album: browseAlbum, order: state.order, favourite: state.fav } },
+    );
+  }
+
+  async syncViewerToState() {
+    const id = Number(this.state.image);
+    if (!id) {
+      if (this.viewer.isOpen) this.viewer.close();
+      return;
+    }
+    let index = this.set.indexOfId(id);
+    if (index !== -1) return this.viewer.open(this.set, index);
+    // Not in the loaded part of the list (bookmark, map click): show it on its own.
+    try {
+      const image = await api.image(id);
+      const single = new ResultSet(async () => ({ entries: [{ image, score: null }], total: 1 }));
+      await single.start();
+      this.viewer.open(single, 0);
+    } catch (error) {
+      toast(`Image ${id} is not available: ${error.message}`, { kind: "error" });
+    }
+  }
+
+  openViewer(index) {
+    this.viewer.open(this.set, index);
+  }
+
+  openImageById(id) {
+    this.state.image = String(id);
+    writeState(this.state, { push: true });
+    if (this.state.view === "map") this.update({ view: "gallery" });
+    this.syncViewerToState();
+  }
+
+  showIds(ids, label = "selection") {
+    const list = ids.map(Number);
+    this.state.view = "gallery";
+    this.mapTab.show(false);
+    if (this.set) this.set.dispose();
+    this.set = new ResultSet(
+      async (offset, limit) => {
+        const slice = list.slice(offset, offset + limit);
+        const images = await Promise.all(slice.map((id) => api.image(id).catch(() => null)));
+        return { entries: images.filter(Boolean).map((image) => ({ image, score: null })), total: list.length };
+      },
+      { label },
+    );
+    this.set.addEventListener("change", () => this.renderHeader());
+    this.gallery.setResultSet(this.set);
+    this.set.start().then(() => this.renderHeader());
+  }
+
+  onImageAdded(data) {
+    const image = data && (data.image || data);
+    if (!image || !this.set) return;
+    if (this.set.insertLive(image)) this.viewer.refresh();
+    const album = this.albums.find((a) => a.key === image.album);
+    if (!album) this.refreshStatus();
+    else this.refreshStatusSoon();
+  }
+
+  onImageUpdated(data) {
+    const image = data && (data.image || data);
+    if (!image || !this.set) return;
+    this.set.updateLive(image);
+    const current = this.viewer.current;
+    if (this.viewer.isOpen && current && current.image.id === image.id) {
+      this.viewer.refresh();
+      this.drawer.show(image);
+    }
+  }
+
+  onImageRemoved(data) {
+    if (!data || !this.set) return;
+    const current = this.viewer.current;
+    const showing = this.viewer.isOpen && current && current.image.id === data.id;
+    if (this.set.removeLive(data.id) && showing) {
+      if (this.set.total) this.viewer.show(Math.min(this.viewer.index, this.set.total - 1));
+      else this.viewer.close();
+    }
+  }
+
+  repaint() {
+    this.gallery.schedule();
+    this.viewer.refresh();
+  }
+
+  renderHeader() {
+    const set = this.set;
+    const title = $("#result-title");
+    const clear = $("#clear-search");
+    const state = this.state;
+    const searching = set && set.label !== "browse";
+    clear.hidden = !searching;
+    if (!set) return;
+    const count = formatCount(set.total);
+    if (set.label === "similar") title.textContent = `More like image ${state.similar} · ${count} results`;
+    else if (set.label === "search") {
+      const parts = [];
+      if (state.q) parts.push(`“${state.q}”`);
+      if (state.negative) parts.push(`avoiding “${state.negative}”`);
+      if (this.search.queryImage) parts.push("similar to your image");
+      for (const key of FILTER_KEYS) if (state[key]) parts.push(`${key}: ${state[key]}`);
+      title.textContent = `${parts.join(", ") || "Search"} · ${count} results`;
+    } else if (set.label === "browse") {
+      const album = this.albums.find((a) => a.key === state.album);
+      title.textContent = `${album ? album.name || album.key : "All albums"} · ${count} images${state.fav ? " · favourites" : ""}`;
+    } else title.textContent = `${set.label} · ${count} images`;
+    this.renderEmpty();
+  }
+
+  renderEmpty() {
+    const empty = $("#empty");
+    const set = this.set;
+    if (!set || set.total > 0 || set.error || (set.ready === null)) {
+      if (!set || set.total > 0) empty.hidden = true;
+      return;
+    }
+    empty.hidden = false;
+    if (!this.albums.length) {
+      empty.replaceChildren(
+        h("h2", {}, "No InvokeAI images found yet"),
+        h("p", {}, "photomapd looks for InvokeAI in --root, then $INVOKEAI_ROOT, then ~/invokeai, and did not find an outputs folder there."),
+        h("p", {}, "Add the folder where your images are (for InvokeAI: ", h("code", {}, "<invokeai root>/outputs/images"), ") and photomapd indexes it now and watches it for new images."),
+        h("button", { type: "button", class: "btn primary", onclick: () => { this.albumsDialog.open(); this.albumsDialog.edit(null); } }, "Add a folder"),
+      );
+      return;
+    }
+    if (set.label === "browse") {
+      const album = this.albums.find((a) => a.key === this.state.album) || this.albums[0];
+      const indexing = album && album.pending;
+      empty.replaceChildren(
+        h("h2", {}, this.state.fav ? "No favourites here yet" : indexing ? "Indexing…" : "This album is empty"),
+        h("p", {}, this.state.fav ? "Star images with the ☆ on a thumbnail or the F key; they appear here." : `New images appear here as soon as they are written to ${(album?.folders || []).map((f) => f.path).join(", ") || "its folders"}.`),
+      );
+    } else {
+      empty.replaceChildren(h("h2", {}, "No matches"), h("p", {}, "Try other words, a lower negative weight, or fewer filters."), h("button", { type: "button", class: "btn", onclick: () => this.clearSearch() }, "Clear search"));
+    }
+  }
+
+  renderError(error) {
+    const empty = $("#empty");
+    empty.hidden = false;
+    const unavailable = error instanceof ApiError && error.status === 503;
+    empty.replaceChildren(
+      h("h2", {}, unavailable ? "Semantic search is not available right now" : "Something went wrong"),
+      h("p", { class: "error-text" }, error.message),
+      unavailable ? h("p", {}, "Prompt search (the Prompt filter) and browsing still work.") : null,
+      h("button", { type: "button", class: "btn", onclick: () => this.reload() }, "Try again"),
+    );
+  }
+}
+
+// The search API pages with offset/limit; a full page means there may be more, so leave room
+// for one more page (placeholders) until a short page tells the real end.
+function searchTotal(data, offset, limit, received) {
+  const seen = offset + received;
+  if (typeof data.total === "number" && data.total > seen) return data.total;
+  return received === limit ? seen + limit : seen;
+}
+
+const app = new App();
+window.photomapd = app; // handy in devtools and used by the UI tests
+app.start();

@@ -1,0 +1,257 @@
+// Metadata drawer: generation summary with copy buttons, reference thumbnails, collapsible raw
+// JSON, EXIF basics for non-AI images, and the InvokeAI bridge actions.
+
+import { api, ApiError, supports } from "./api.js";
+import { copyText, formatBytes, formatDate, h, toast } from "./dom.js";
+import { icon } from "./icons.js";
+
+const FIELDS = [
+  ["positive_prompt", "Prompt"],
+  ["negative_prompt", "Negative prompt"],
+  ["model", "Model"],
+  ["seed", "Seed"],
+  ["steps", "Steps"],
+  ["cfg_scale", "CFG scale"],
+  ["guidance", "Guidance"],
+  ["scheduler", "Scheduler"],
+  ["sampler", "Sampler"],
+  ["size", "Size"],
+  ["strength", "Strength"],
+  ["clip_skip", "CLIP skip"],
+  ["vae", "VAE"],
+  ["generation_mode", "Mode"],
+  ["generator", "Generator"],
+];
+
+const INVOKEAI_ACTIONS = [
+  ["recall", "Recall all", "Load prompt, model and settings including the seed into InvokeAI"],
+  ["remix", "Remix", "Load everything except the seed into InvokeAI"],
+  ["recall_prompts", "Prompts", "Load only the prompts into InvokeAI"],
+  ["recall_seed", "Seed", "Load only the seed into InvokeAI"],
+  ["use_as_reference", "Use as reference", "Send this image to InvokeAI as a reference image"],
+  ["send_to_gallery", "Send to board", "Upload this image to InvokeAI's gallery board"],
+];
+
+export class Drawer {
+  constructor(root) {
+    this.root = root;
+    this.body = root.querySelector(".drawer-body");
+    this.image = null;
+    this.open = window.matchMedia("(min-width: 900px)").matches;
+    this.request = 0;
+    this.sync();
+  }
+
+  toggle(force) {
+    this.open = force === undefined ? !this.open : force;
+    this.sync();
+    if (this.open && this.image) this.show(this.image);
+  }
+
+  sync() {
+    this.root.hidden = !this.open;
+    const button = document.getElementById("viewer-info");
+    if (button) button.setAttribute("aria-expanded", String(this.open));
+  }
+
+  async show(image) {
+    this.image = image;
+    if (!this.open) return;
+    const request = ++this.request;
+    this.body.replaceChildren(this.renderBasics(image), h("p", { class: "muted" }, "Loading metadata…"));
+    let metadata = null;
+    let failure = null;
+    try {
+      metadata = await api.metadata(image.id);
+    } catch (error) {
+      failure = error;
+    }
+    if (request !== this.request) return;
+    const summary = (metadata && metadata.summary) || image.metadata_summary || null;
+    const sections = [this.renderBasics(image)];
+    if (summary && summary.generator) sections.push(this.renderSummary(summary));
+    else sections.push(this.renderExif(metadata));
+    if (failure && !(failure instanceof ApiError && failure.unsupported)) {
+      sections.push(h("p", { class: "error-text" }, `Metadata could not be read: ${failure.message}`));
+    }
+    sections.push(await this.renderActions(image));
+    if (metadata && metadata.raw) sections.push(this.renderRaw(metadata.raw));
+    if (request === this.request) this.body.replaceChildren(...sections);
+  }
+
+  renderBasics(image) {
+    const folder = image.path ? image.path.replace(/[\\/][^\\/]*$/, "") : "";
+    return h(
+      "dl",
+      { class: "meta-list" },
+      row("File", image.name),
+      row("Date", formatDate(image.created_at || image.mtime)),
+      row("Pixels", image.width && image.height ? `${image.width} × ${image.height}` : ""),
+      row("File size", formatBytes(image.size)),
+      row("Folder", folder),
+      row("Path", image.path),
+      image.status === "error" ? row("Indexing error", image.error || "unknown") : null,
+    );
+  }
+
+  renderSummary(summary) {
+    const values = { ...summary };
+    if (summary.width && summary.height) values.size = `${summary.width} × ${summary.height}`;
+    if (summary.model && typeof summary.model === "object") {
+      const model = summary.model;
+      values.model = [model.name || model.key || model.hash, model.base ? `(${model.base})` : ""]
+        .filter(Boolean)
+        .join(" ");
+    }
+    if (summary.generator_version) values.generator = `${summary.generator} ${summary.generator_version}`;
+    const list = h("dl", { class: "meta-list meta-list--gen" });
+    for (const [key, label] of FIELDS) {
+      const item = row(label, values[key], { prose: key.endsWith("prompt") });
+      if (item) list.append(item);
+    }
+    if (Array.isArray(summary.loras) && summary.loras.length) {
+      const loras = summary.loras.map((lora) => `${lora.name}${lora.weight !== undefined && lora.weight !== null ? ` @ ${lora.weight}` : ""}`);
+      list.append(row("LoRAs", loras.join(", "), { items: loras }));
+    }
+    const sections = [h("h3", {}, "Generation"), list];
+    const refs = summary.reference_images || [];
+    if (refs.length) sections.push(h("h3", {}, "Reference images"), this.renderReferences(refs));
+    return h("section", { class: "drawer-section" }, sections);
+  }
+
+  renderReferences(refs) {
+    const list = h("ul", { class: "ref-list" });
+    for (const ref of refs) {
+      const name = ref.image_name || ref.name || "";
+      const thumb = h("span", { class: "ref-thumb" }, h("span", { class: "ref-missing", html: icon("image") }));
+      list.append(
+        h("li", {}, thumb, h("span", { class: "ref-name" }, name, ref.weight !== undefined && ref.weight !== null ? ` @ ${ref.weight}` : ""), copyButton(name, "reference image name")),
+      );
+      const id = ref.image_id;
+      const known = id ? Promise.resolve({ id }) : name ? api.imageByName(name).catch(() => null) : Promise.resolve(null);
+      known.then((found) => {
+        if (found && found.id) {
+          thumb.replaceChildren(h("img", { src: `/api/images/${found.id}/thumbnail`, alt: `Reference ${name}`, loading: "lazy" }));
+        }
+      });
+    }
+    return list;
+  }
+
+  renderExif(metadata) {
+    const raw = (metadata && metadata.raw) || {};
+    const exif = Object.entries(raw).filter(([key]) => /exif|datetime|make|model|orientation/i.test(key));
+    if (!exif.length) {
+      return h("p", { class: "muted" }, "No generation metadata in this file (not made by a known AI generator).");
+    }
+    const list = h("dl", { class: "meta-list" });
+    for (const [key, value] of exif.slice(0, 20)) {
+      const item = row(key.replace(/^EXIF:/, ""), typeof value === "object" ? JSON.stringify(value) : value);
+      if (item) list.append(item);
+    }
+    return h("section", { class: "drawer-section" }, h("h3", {}, "Camera (EXIF)"), list);
+  }
+
+  async renderActions(image) {
+    const box = h("section", { class: "drawer-section invoke-actions", "aria-label": "InvokeAI actions" });
+    const available = await supports("invokeai", () => api.invokeaiStatus());
+    if (!available) return box;
+    let status = null;
+    try {
+      status = await api.invokeaiStatus();
+    } catch (error) {
+      status = { connected: false, error: error.message };
+    }
+    box.append(h("h3", {}, "InvokeAI"));
+    const connected = status && (status.connected ?? status.reachable ?? status.ok ?? status.state === "connected");
+    if (!connected) {
+      box.append(
+        h("p", { class: "muted" }, `InvokeAI is not connected${status && (status.error || status.message) ? `: ${status.error || status.message}` : ""}. Set its URL in Settings → InvokeAI.`),
+      );
+    }
+    const capabilities = (status && status.capabilities) || null;
+    const buttons = h("div", { class: "button-row" });
+    for (const [action, label, title] of INVOKEAI_ACTIONS) {
+      const supported = !capabilities || capabilities[action] !== false;
+      const button = h("button", { type: "button", class: "btn", title, disabled: !connected || !supported, "data-action": action }, label);
+      button.addEventListener("click", () => this.runAction(image, action, label, button));
+      buttons.append(button);
+    }
+    box.append(buttons);
+    return box;
+  }
+
+  async runAction(image, action, label, button) {
+    button.disabled = true;
+    try {
+      const result = await api.invokeaiAction(image.id, action);
+      toast((result && result.message) || `${label}: sent to InvokeAI`);
+    } catch (error) {
+      toast(`${label} failed: ${error.message}`, { kind: "error", timeout: 6000 });
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  renderRaw(raw) {
+    const details = h("details", { class: "raw-json" }, h("summary", {}, "View full metadata (JSON)"));
+    details.addEventListener(
+      "toggle",
+      () => {
+        if (details.open && details.children.length === 1) {
+          const text = JSON.stringify(raw, null, 2);
+          details.append(
+            h("div", { class: "button-row" }, h("button", { type: "button", class: "btn btn-small", onclick: () => copyText(text) }, "Copy JSON")),
+            jsonTree(raw, 0),
+          );
+        }
+      },
+    );
+    return details;
+  }
+}
+
+function row(label, value, { prose = false, items = null } = {}) {
+  if (value === undefined || value === null || value === "") return null;
+  const text = String(value);
+  return h(
+    "div",
+    { class: "meta-row" },
+    h("dt", {}, label),
+    h("dd", { class: prose ? "prose" : "" }, h("span", { class: "meta-value" }, text), copyButton(text, label)),
+  );
+}
+
+function copyButton(text, label) {
+  return h("button", {
+    type: "button",
+    class: "icon-btn copy-btn",
+    "aria-label": `Copy ${label}`,
+    title: `Copy ${label}`,
+    html: icon("copy", { size: 14 }),
+    onclick: () => copyText(text).catch((error) => toast(error.message, { kind: "error" })),
+  });
+}
+
+// Pretty JSON as nested <details>, so deep InvokeAI graphs stay readable.
+function jsonTree(value, depth) {
+  if (value === null || typeof value !== "object") {
+    let text = JSON.stringify(value);
+    // Chunks that are JSON strings inside JSON are common (workflow, graph): show them parsed.
+    if (typeof value === "string" && /^[[{]/.test(value.trim())) {
+      try {
+        return jsonTree(JSON.parse(value), depth);
+      } catch {
+        // not JSON after all
+      }
+    }
+    return h("span", { class: `json-${value === null ? "null" : typeof value}` }, text);
+  }
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  const bracket = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+  const details = h("details", { class: "json-node", open: depth < 2 }, h("summary", {}, `${bracket[0]} ${entries.length} ${Array.isArray(value) ? "items" : "keys"} ${bracket[1]}`));
+  const list = h("ul");
+  for (const [key, child] of entries) list.append(h("li", {}, h("span", { class: "json-key" }, `${key}: `), jsonTree(child, depth + 1)));
+  details.append(list);
+  return details;
+}
