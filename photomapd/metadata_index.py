@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,42 @@ class MetadataIndex:
             (image_id,),
         )
         return dict(row) if row else None
+
+    async def prefill(self, album: str, paths: Sequence[Path], batch: int = 500) -> int:
+        """Insert 'pending' rows, with their metadata, for files the database does not have.
+
+        Header-only reading runs at thousands of files per second, decoding and embedding at
+        tens, so calling this from a reconcile makes a new library browsable and
+        prompt-searchable long before the pipeline reaches each file; the pipeline later
+        fills in the same row (same album and path). Existing rows are left alone.
+        """
+        known = await self.store.known_files(album)
+        unknown = [path for path in paths if str(path) not in known]
+        inserted = 0
+        for start in range(0, len(unknown), batch):
+            chunk = unknown[start : start + batch]
+            rows = await asyncio.to_thread(self._prefill_rows, album, chunk)
+            # OR IGNORE: the pipeline may have saved one of them meanwhile; its row wins.
+            await self.store.write_many(
+                "INSERT OR IGNORE INTO images (album, path, size, mtime, created_at, status, "
+                "metadata_json, raw_metadata_json, parser_version) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                rows,
+            )
+            inserted += len(rows)
+        return inserted
+
+    def _prefill_rows(self, album: str, paths: Sequence[Path]) -> list[tuple[Any, ...]]:
+        rows = []
+        for path in paths:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # vanished since the scan; the watcher reports it
+            summary, raw, version = self.read_metadata(path)
+            rows.append((album, str(path), stat.st_size, stat.st_mtime, stat.st_mtime,
+                         summary, raw, version))  # fmt: skip
+        return rows
 
     async def reparse_outdated(self, batch: int = 200) -> int:
         """Re-read the metadata of rows written by an older parser; returns how many changed."""
