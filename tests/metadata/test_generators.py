@@ -128,6 +128,13 @@ def test_a1111_quoted_values_lora_hashes_and_img2img() -> None:
     assert summary["extra"]["parameters"]["ADetailer prompt"] == "face, smile"
 
 
+def test_a1111_hires_fix_is_not_img2img() -> None:
+    text = "castle\nSteps: 20, Seed: 1, Size: 512x512, Denoising strength: 0.4, Hires upscale: 2"
+    summary = summary_of(png_with_text({"parameters": text}))
+    assert (summary["generation_mode"], summary["strength"]) == (None, None)
+    assert summary["extra"]["parameters"]["Hires upscale"] == "2"
+
+
 def test_a1111_in_jpeg_comment_and_unicode_user_comment_little_endian() -> None:
     text = "a rose\nSteps: 3, Seed: 8, Size: 64x64, Model: m"
     from_comment = summary_of(jpeg_with_exif({}, {}, comment=text.encode()))
