@@ -29,7 +29,11 @@ def _index_rows(row: str) -> str:
         FROM json_each({safe}, '$.loras') WHERE json_type(value, '$.name') = 'text';
     INSERT INTO prompt_fts (rowid, prompt, negative_prompt, model, loras, generator)
         SELECT {row}.id,
-            json_extract({safe}, '$.positive_prompt'),
+            COALESCE(
+                json_extract({safe}, '$.positive_prompt'),
+                (SELECT group_concat(value, ' ')
+                    FROM json_each({safe}, '$.extra.graph_prompts') WHERE type = 'text')
+            ),
             json_extract({safe}, '$.negative_prompt'),
             json_extract({safe}, '$.model.name'),
             (SELECT group_concat(json_extract(value, '$.name'), ' ')

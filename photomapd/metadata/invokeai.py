@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from photomapd.metadata import invokeai_legacy
+from photomapd.metadata.invokeai_graph import graph_prompts
 from photomapd.metadata.invokeai_layers import control_layers, reference_images
 from photomapd.metadata.record import Generator, empty_summary, model_ref
 from photomapd.metadata.source import Source
@@ -43,6 +44,14 @@ def parse(source: Source) -> dict[str, Any] | None:
         return None
     summary["has_workflow"] = source.text_ci("invokeai_workflow") is not None
     summary["extra"]["has_graph"] = source.text_ci("invokeai_graph") is not None
+    if summary["positive_prompt"] is None and (
+        summary["has_workflow"] or summary["extra"]["has_graph"]
+    ):
+        prompts = graph_prompts(
+            source.json_chunk("invokeai_graph"), source.json_chunk("invokeai_workflow")
+        )
+        if prompts:
+            summary["extra"]["graph_prompts"] = prompts
     return summary
 
 

@@ -342,3 +342,14 @@ def test_json_parameters_of_unknown_shape_are_not_infotext() -> None:
     metadata = parse_bytes(png_with_text({"parameters": json.dumps({"hello": "world"})}))
     assert metadata.summary["generator"] is None
     assert metadata.raw["parameters"] == {"hello": "world"}
+
+
+def test_invokeai_workflow_image_prompts_come_from_the_graph(corpus: Any) -> None:
+    from photomapd.metadata import read_metadata
+    from photomapd.metadata.search_text import search_fields
+
+    summary = read_metadata(corpus / "invokeai-v6/flux-workflow-partial.png").summary
+    assert summary["positive_prompt"] is None  # as stored: core metadata has no prompt
+    prompts = summary["extra"]["graph_prompts"]
+    assert prompts[0].startswith("a young sexy vampire maiden") and "naked, wrong hand" in prompts
+    assert "moonlit cemetery" in search_fields(summary)["prompt"]

@@ -18,6 +18,8 @@ def _v1_database(path: Path) -> None:
                     "model": {"name": "sdxl"}, "loras": [{"name": "mist", "weight": 1}]}),
         ("/b.png", {"generator": "invokeai", "positive_prompt": "desert", "loras": None}),
         ("/c.png", None),
+        ("/e.png", {"generator": "invokeai", "positive_prompt": None,
+                    "extra": {"graph_prompts": ["moonlit cemetery", 5]}}),
     ]  # fmt: skip
     for path_name, summary in rows:
         connection.execute(
@@ -41,15 +43,16 @@ async def test_upgrade_backfills_the_metadata_index(tmp_path: Path) -> None:
         ids, total = await index.search(MetadataFilter(prompt="lake"), "a", 10, 0)
         assert total == 1 and len(ids) == 1
         assert (await index.search(MetadataFilter(lora="MIST"), None, 10, 0))[1] == 1
+        assert (await index.search(MetadataFilter(prompt="cemetery"), None, 10, 0))[1] == 1
         assert (await index.search(MetadataFilter(seed=3, model="SDXL"), None, 10, 0))[1] == 1
         facets = await index.facets("a", MetadataFilter())
-        assert facets["total"] == 3 and facets["without_metadata"] == 1
-        assert [g["label"] for g in facets["generators"]] == ["ComfyUI", "InvokeAI"]
+        assert facets["total"] == 4 and facets["without_metadata"] == 1
+        assert [g["label"] for g in facets["generators"]] == ["InvokeAI", "ComfyUI"]
         # A malformed record never blocks the write of its row.
         await store.write(
             "INSERT INTO images (album, path, size, mtime, created_at, status, metadata_json) "
             "VALUES ('a', '/d.png', 1, 1, 1, 'ok', 'not json')"
         )
-        assert (await index.facets("a", MetadataFilter()))["total"] == 4
+        assert (await index.facets("a", MetadataFilter()))["total"] == 5
     finally:
         await store.close()
