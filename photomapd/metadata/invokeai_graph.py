@@ -24,7 +24,7 @@ MAX_PROMPT_CHARS = 10_000
 
 
 def graph_prompts(graph: Any, workflow: Any) -> list[str]:
-    found: list[str] = []
+    found: list[Any] = []
     for node in as_dict(as_dict(graph).get("nodes")).values():
         node = as_dict(node)
         found.extend(node.get(name) for name in PROMPT_FIELDS)
