@@ -20,7 +20,7 @@ PROMPT_FIELDS = (
     "negative_style_prompt",
 )
 MAX_PROMPTS = 20
-MAX_PROMPT_CHARS = 10_000
+MAX_TOTAL_CHARS = 20_000  # the summary travels with every image in API lists
 
 
 def graph_prompts(graph: Any, workflow: Any) -> list[str]:
@@ -35,5 +35,12 @@ def graph_prompts(graph: Any, workflow: Any) -> list[str]:
         for name, field in as_dict(data.get("inputs")).items():
             if name in PROMPT_FIELDS or (data.get("type") == "string" and name == "value"):
                 found.append(as_dict(field).get("value"))
-    texts = [text[:MAX_PROMPT_CHARS] for text in found if isinstance(text, str) and text.strip()]
-    return list(dict.fromkeys(texts))[:MAX_PROMPTS]
+    texts = [text for text in found if isinstance(text, str) and text.strip()]
+    kept: list[str] = []
+    budget = MAX_TOTAL_CHARS
+    for text in list(dict.fromkeys(texts))[:MAX_PROMPTS]:
+        if budget <= 0:
+            break
+        kept.append(text[:budget])
+        budget -= len(kept[-1])
+    return kept

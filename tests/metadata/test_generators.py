@@ -353,3 +353,13 @@ def test_invokeai_workflow_image_prompts_come_from_the_graph(corpus: Any) -> Non
     prompts = summary["extra"]["graph_prompts"]
     assert prompts[0].startswith("a young sexy vampire maiden") and "naked, wrong hand" in prompts
     assert "moonlit cemetery" in search_fields(summary)["prompt"]
+
+
+def test_graph_prompts_are_bounded() -> None:
+    from photomapd.metadata.invokeai_graph import MAX_TOTAL_CHARS, graph_prompts
+
+    graph = {
+        "nodes": {str(n): {"type": "string", "value": f"{n} " + "x" * 5000} for n in range(40)}
+    }
+    prompts = graph_prompts(graph, {"nodes": "junk"})
+    assert sum(map(len, prompts)) == MAX_TOTAL_CHARS and len(prompts) == 4
