@@ -36,6 +36,7 @@ class ModelConfig:
     device: str = "auto"
     idle_unload_seconds: float = 120.0
     batch_size: int = 16
+    worker_process: bool = True
 
 
 @dataclass
@@ -184,6 +185,8 @@ def _apply_document(config: Config, raw: dict[str, Any]) -> None:
             setattr(config.model, name, str(model[name]))
     if "idle_unload_seconds" in model:
         config.model.idle_unload_seconds = float(model["idle_unload_seconds"])
+    if "worker_process" in model:
+        config.model.worker_process = bool(model["worker_process"])
     if "batch_size" in model:
         config.model.batch_size = max(1, int(model["batch_size"]))
     config.albums = [AlbumConfig.from_toml(album) for album in raw.get("albums", [])]

@@ -16,7 +16,6 @@ import photomapd
 from photomapd import model_history
 from photomapd.albums import AlbumService
 from photomapd.config import Config
-from photomapd.embedder import Embedder
 from photomapd.events import EventBus
 from photomapd.pipeline import Pipeline
 from photomapd.preparation import MetadataReader, default_metadata_reader
@@ -38,7 +37,7 @@ class Daemon:
     def __init__(
         self,
         config: Config,
-        embedder: Embedder | None = None,
+        embedder: Any = None,
         read_metadata: MetadataReader | None = None,
         force_polling: bool = False,
         start_paused: bool = False,
@@ -47,13 +46,7 @@ class Daemon:
         self.started_at = time.time()
         self.events = EventBus()
         self.store = Store(config.database_path)
-        self.embedder = embedder or Embedder(
-            config.model.name,
-            config.model.pretrained,
-            config.model.device,
-            config.model.idle_unload_seconds,
-            cache_dir=config.cache_dir / "models",
-        )
+        self.embedder = embedder or self.make_embedder(config.model.name, config.model.pretrained)
         self.vectors = VectorSpace(config.data_dir, self.embedder.model_id)
         self.pipeline = Pipeline(
             self.store,
@@ -66,7 +59,9 @@ class Daemon:
         )
         if start_paused:
             self.pipeline.unpaused.clear()
-        self.searcher = Searcher(self.store, self.pipeline, self.vectors, config.data_dir)
+        self.searcher = Searcher(
+            self.store, self.pipeline, self.vectors, config.data_dir, self.make_embedder
+        )
         self.force_polling = force_polling
         self.watcher: FolderWatcher | None = None
         self.albums: AlbumService = None  # type: ignore[assignment]  # needs the loop: start()
@@ -74,6 +69,19 @@ class Daemon:
         self.url = f"http://{config.host}:{config.port}"
         self.stop_requested = asyncio.Event()
         self.extensions: dict[str, Any] = {}
+
+    def make_embedder(self, name: str, pretrained: str) -> Any:
+        """The model in a worker process (default: the daemon never imports torch), or in this
+        process (model.worker_process = false: tests, and platforms without spawn)."""
+        model = self.config.model
+        arguments = (name, pretrained, model.device, model.idle_unload_seconds)
+        if model.worker_process:
+            from photomapd.model_process import ModelClient
+
+            return ModelClient(*arguments, cache_dir=self.config.cache_dir / "models")
+        from photomapd.embedder import Embedder
+
+        return Embedder(*arguments, cache_dir=self.config.cache_dir / "models")
 
     async def start(self) -> None:
         from photomapd.api.app import create_app

@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +27,14 @@ from photomapd.model_files import (
     WeightsSource,
     resolve_config,
     resolve_weights,
-    weights_identity,
 )
+from photomapd.model_types import ModelState, weights_identity
 
 __all__ = ["Embedder", "ModelState", "ModelUnavailable", "hub_offline", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 
 _TRUTHY = {"1", "true", "yes", "on"}
-
-
-class ModelState(StrEnum):
-    UNLOADED = "unloaded"
-    LOADING = "loading"
-    READY = "ready"
-    UNAVAILABLE = "unavailable"
 
 
 def hub_offline() -> bool:

@@ -20,16 +20,12 @@ from typing import Any
 import open_clip
 from open_clip import pretrained as open_clip_pretrained
 
+from photomapd.model_types import ModelUnavailable
+
 logger = logging.getLogger(__name__)
 
 _CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".npz", ".ckpt"}
 _FIX = "Put a checkpoint file path in model.pretrained, or connect once to download"
-_ID_SAMPLE = 1 << 20  # bytes read from each end of a checkpoint to fingerprint it
-
-
-class ModelUnavailable(Exception):
-    """The model cannot be loaded; the message says what happened and what to do.
-    (Re-exported by photomapd.embedder, where callers import it from.)"""
 
 
 @dataclass(frozen=True)
@@ -75,28 +71,6 @@ def resolve_config(name: str, cache_dir: Path | None) -> ModelConfig:
             "ViT-B-32) and not a model-config .json file. Fix model.name"
         )
     return ModelConfig(arch, config, {}, name)
-
-
-def weights_identity(pretrained: str) -> str:
-    """A tag as is; a checkpoint file by name + size + its first and last MiB, so a copy or a
-    touch keeps the identity while a different file changes it."""
-    path = Path(pretrained).expanduser()
-    try:
-        size = path.stat().st_size if path.is_file() else None
-    except OSError:
-        size = None
-    if size is None:
-        return pretrained
-    digest = hashlib.blake2b(str(size).encode(), digest_size=8)
-    try:
-        with open(path, "rb") as handle:
-            digest.update(handle.read(_ID_SAMPLE))
-            if size > 2 * _ID_SAMPLE:
-                handle.seek(size - _ID_SAMPLE)
-                digest.update(handle.read(_ID_SAMPLE))
-    except OSError:
-        return path.name
-    return f"{path.name}:{digest.hexdigest()}"
 
 
 @dataclass

@@ -22,9 +22,9 @@ import numpy as np
 
 from photomapd import imaging
 from photomapd.changes import Change, ChangeKind
-from photomapd.embedder import Embedder, ModelState, ModelUnavailable
 from photomapd.events import EventBus, EventKind
 from photomapd.image_json import image_json
+from photomapd.model_types import ModelState, ModelUnavailable
 from photomapd.preparation import MetadataReader, PreparedImage, prepare_file
 from photomapd.store import IndexedImage, Store
 from photomapd.vector_space import VectorSpace
@@ -66,7 +66,7 @@ class Pipeline:
     def __init__(
         self,
         store: Store,
-        embedder: Embedder,
+        embedder: Any,  # Embedder (in process) or ModelClient (worker process)
         vectors: VectorSpace,
         events: EventBus,
         thumbnails_dir: Path,
@@ -376,13 +376,11 @@ class Pipeline:
         return vectors
 
     def _embed_blocking(self, items: list[PreparedImage]) -> np.ndarray:
-        import torch
+        if all(item.tensor is not None for item in items):
+            import torch  # only reached with an in-process Embedder, which has torch loaded
 
-        tensors = [
-            item.tensor if item.tensor is not None else self.embedder.preprocess(item.image)
-            for item in items
-        ]
-        return self.embedder.embed_preprocessed(torch.stack(tensors))
+            return self.embedder.embed_preprocessed(torch.stack([item.tensor for item in items]))
+        return self.embedder.embed_images([item.image for item in items])
 
     # --- stage 4: one transaction, then usearch, then events -----------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from photomapd import model_history
-from photomapd.embedder import Embedder, ModelState, ModelUnavailable
+from photomapd.model_types import ModelState, ModelUnavailable
 from photomapd.pipeline import Pipeline
 from photomapd.store import Store
 from photomapd.vector_space import VectorSpace
@@ -49,19 +50,25 @@ class Searcher:
     re-embeds the library in the background, the previous model's vectors keep answering."""
 
     def __init__(
-        self, store: Store, pipeline: Pipeline, vectors: VectorSpace, data_dir: Path | None = None
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        vectors: VectorSpace,
+        data_dir: Path | None = None,
+        make_embedder: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.vectors = vectors
         self.data_dir = data_dir
-        self._previous: tuple[Embedder, VectorSpace] | None = None
+        self.make_embedder = make_embedder
+        self._previous: tuple[Any, VectorSpace] | None = None
         self._no_previous_model = False
 
-    async def _space(self) -> tuple[Embedder, VectorSpace]:
+    async def _space(self) -> tuple[Any, VectorSpace]:
         """The (embedder, vectors) pair that covers more of the library right now."""
         current = (self.pipeline.embedder, self.vectors)
-        if self.data_dir is None:
+        if self.data_dir is None or self.make_embedder is None:
             return current
         if self._no_previous_model:
             return current  # the common case: one model ever, no file read, no count
@@ -78,14 +85,8 @@ class Searcher:
             await old_vectors.sync(self.store)
             if len(old_vectors) <= len(self.vectors):
                 return current
-            embedder = self.pipeline.embedder
             self._previous = (
-                Embedder(
-                    record.name,
-                    record.pretrained,
-                    embedder.requested_device,
-                    cache_dir=embedder.cache_dir,
-                ),
+                self.make_embedder(record.name, record.pretrained),
                 old_vectors,
             )
             log.info(
@@ -108,7 +109,7 @@ class Searcher:
             log.info("new model caught up; previous model's vectors removed")
             self._previous = None
 
-    async def _require_model(self, embedder: Embedder) -> None:
+    async def _require_model(self, embedder: Any) -> None:
         if embedder is not self.pipeline.embedder:
             try:
                 await asyncio.get_running_loop().run_in_executor(
@@ -122,9 +123,7 @@ class Searcher:
             reason = self.pipeline.embedder.error or "the model could not be loaded"
             raise SearchUnavailable(f"model unavailable: {reason}")
 
-    async def query_vector(
-        self, query: SearchQuery, embedder: Embedder | None = None
-    ) -> np.ndarray:
+    async def query_vector(self, query: SearchQuery, embedder: Any = None) -> np.ndarray:
         embedder = embedder or self.pipeline.embedder
         await self._require_model(embedder)
         if embedder is not self.pipeline.embedder and self._previous is None:

@@ -1,0 +1,60 @@
+"""Model state, the unavailable error and the model's identity: light enough to import in the
+daemon process, which never imports torch (the model runs in a worker process)."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from pathlib import Path
+
+_ID_SAMPLE = 1 << 20  # bytes read from each end of a checkpoint to fingerprint it
+
+
+class ModelState(StrEnum):
+    UNLOADED = "unloaded"
+    LOADING = "loading"
+    READY = "ready"
+    UNAVAILABLE = "unavailable"
+
+
+class ModelUnavailable(Exception):
+    """The model cannot be loaded; the message says what happened and what to do."""
+
+
+def architecture_identity(name: str) -> str:
+    """A built-in name as is; a model-config JSON by its stem + content hash."""
+    path = Path(name).expanduser()
+    if path.suffix.lower() != ".json":
+        return name
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return name
+    return f"{path.stem}@{hashlib.blake2b(text, digest_size=6).hexdigest()}"
+
+
+def weights_identity(pretrained: str) -> str:
+    """A tag as is; a checkpoint file by name + size + its first and last MiB, so a copy or a
+    touch keeps the identity while a different file changes it."""
+    path = Path(pretrained).expanduser()
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError:
+        size = None
+    if size is None:
+        return pretrained
+    digest = hashlib.blake2b(str(size).encode(), digest_size=8)
+    try:
+        with open(path, "rb") as handle:
+            digest.update(handle.read(_ID_SAMPLE))
+            if size > 2 * _ID_SAMPLE:
+                handle.seek(size - _ID_SAMPLE)
+                digest.update(handle.read(_ID_SAMPLE))
+    except OSError:
+        return path.name
+    return f"{path.name}:{digest.hexdigest()}"
+
+
+def model_identity(name: str, pretrained: str) -> str:
+    """Stored with every embedding, so a change of architecture or weights is noticed."""
+    return f"{architecture_identity(name)}/{weights_identity(pretrained)}"
