@@ -131,6 +131,9 @@ class Daemon:
             self.watcher.stop()
         await self._drain(timeout=30)
         await self.pipeline.stop()
+        # Ends the model worker process (if any): its memory and VRAM go back at once.
+        await asyncio.to_thread(self.embedder.unload)
+        await asyncio.to_thread(self.searcher.close)
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None

@@ -119,8 +119,17 @@ def _thumbnail_for(path: Path, image: Image.Image, content_hash: str, thumbnails
         return str(invokeai_thumbnail)
     target = thumbnails_dir / content_hash[:2] / f"{content_hash}.webp"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(imaging.make_thumbnail(image))
-        temporary.replace(target)
+        write_file_atomically(target, imaging.make_thumbnail(image))
     return str(target)
+
+
+def write_file_atomically(target: Path, data: bytes) -> None:
+    """Temp file + rename: a crash or a full disk never leaves half a thumbnail behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
