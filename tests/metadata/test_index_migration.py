@@ -6,13 +6,16 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from photomapd.metadata_index import MetadataFilter, MetadataIndex
 from photomapd.store import MIGRATIONS, Store
 
 
-def _v1_database(path: Path) -> None:
+def _old_database(path: Path, version: int) -> None:
     connection = sqlite3.connect(path)
-    connection.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
+        connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
     rows = [
         ("/a.png", {"generator": "comfyui", "positive_prompt": "misty lake", "seed": 3,
                     "model": {"name": "sdxl"}, "loras": [{"name": "mist", "weight": 1}]}),
@@ -31,9 +34,11 @@ def _v1_database(path: Path) -> None:
     connection.close()
 
 
-async def test_upgrade_backfills_the_metadata_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+async def test_upgrade_backfills_the_metadata_index(tmp_path: Path, version: int) -> None:
+    """From before the metadata index (1), and from its first, virtual-column shape (2)."""
     database = tmp_path / "photomapd.sqlite3"
-    _v1_database(database)
+    _old_database(database, version)
     store = Store(database)
     await store.open()
     try:
@@ -54,5 +59,8 @@ async def test_upgrade_backfills_the_metadata_index(tmp_path: Path) -> None:
             "VALUES ('a', '/d.png', 1, 1, 1, 'ok', 'not json')"
         )
         assert (await index.facets("a", MetadataFilter()))["total"] == 5
+        columns = await store.fetch_all("PRAGMA table_xinfo(images)")
+        hidden = {row["name"]: row["hidden"] for row in columns}
+        assert hidden["meta_generator"] == 0  # a plain column now, not a generated one
     finally:
         await store.close()
