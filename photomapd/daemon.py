@@ -120,6 +120,9 @@ class Daemon:
             ) from error
         self.url = _public_url(self.config.host, _bound_port(self.runner) or self.config.port)
         await self.albums.start_all()
+        if self.config.albums:
+            # Warm start: the first image InvokeAI writes should not wait for a model load.
+            self.pipeline.spawn(self.pipeline.ensure_model())
         purged = await self.store.purge_missing(MISSING_ROWS_KEPT_SECONDS)
         if purged:
             log.info("forgot %d images whose files have been gone for a day", len(purged))

@@ -75,7 +75,7 @@ class Pipeline:
         thumbnails_dir: Path,
         read_metadata: MetadataReader,
         batch_size: int = 16,
-        io_workers: int = 2,
+        io_workers: int | None = None,
         model_retry_seconds: float = 60.0,
     ) -> None:
         self.store = store
@@ -85,9 +85,12 @@ class Pipeline:
         self.thumbnails_dir = thumbnails_dir
         self.read_metadata = read_metadata
         self.batch_size = batch_size
-        self.io_workers = io_workers
+        # Decoding is the bottleneck once a GPU embeds (~22 PNGs/s per thread vs thousands of
+        # images/s on an H100, bench/RESULTS.md): one decode thread per core, up to 8. On a
+        # 2-core CPU machine that is 2, sharing the cores with torch.
+        self.io_workers = io_workers or max(2, min(8, os.cpu_count() or 2))
         self.model_retry_seconds = model_retry_seconds
-        self.io_pool = ThreadPoolExecutor(io_workers, thread_name_prefix="photomapd-io")
+        self.io_pool = ThreadPoolExecutor(self.io_workers, thread_name_prefix="photomapd-io")
         self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="photomapd-model")
         self.pending: dict[tuple[str, Path], PendingFile] = {}
         self.ready: asyncio.Queue[PendingFile] = asyncio.Queue()
