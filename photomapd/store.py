@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from photomapd.metadata_schema import METADATA_MIGRATION
+from photomapd.metadata_schema import METADATA_MIGRATION, METADATA_MIGRATION_3
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ MIGRATIONS: list[str] = [
     """,
     # 2: generation metadata filter columns, LoRA table, prompt FTS5 (metadata_schema.py)
     METADATA_MIGRATION,
+    # 3: metadata filter columns as plain trigger-filled columns with covering indexes
+    METADATA_MIGRATION_3,
 ]
 
 VISIBLE = "status IN ('ok', 'pending', 'error')"
