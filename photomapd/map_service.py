@@ -30,6 +30,7 @@ from photomapd.store import Store
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.3  # batch arrivals: one placement + one event per burst, not per image
+BUSY_RECHECK_SECONDS = 10.0
 MIN_SECONDS_BETWEEN_FITS = 20.0
 SMALL_ALBUM = 16  # below this a "fit" is a PCA projection (map_layout), done in-thread
 
@@ -63,8 +64,10 @@ class MapService:
         album_keys: Callable[[], Iterable[str]],
         params: LayoutParams | None = None,
         min_seconds_between_fits: float = MIN_SECONDS_BETWEEN_FITS,
+        indexing_busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.min_seconds_between_fits = min_seconds_between_fits
+        self.indexing_busy = indexing_busy
         self.store = store
         self.map_store = MapStore(store)
         self.events = events
@@ -264,14 +267,20 @@ class MapService:
             self._start_fit(album)
 
     async def _vectors_for(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """One query for the whole flush (a bulk import flushes hundreds of images at once)."""
         found: list[int] = []
         vectors: list[np.ndarray] = []
         model_id = self.model_id()
-        for image_id in ids:
-            vector = await self.store.embedding(image_id, model_id)
-            if vector is not None:
-                found.append(image_id)
-                vectors.append(vector)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self.store.fetch_all(
+                f"SELECT image_id, vector FROM embeddings WHERE model_id = ? "
+                f"AND image_id IN ({','.join('?' * len(chunk))}) ORDER BY image_id",
+                [model_id, *chunk],
+            )
+            for row in rows:
+                found.append(int(row[0]))
+                vectors.append(np.frombuffer(row[1], dtype=np.float32))
         if not found:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
         return np.array(found, dtype=np.int64), np.stack(vectors)
@@ -285,6 +294,10 @@ class MapService:
         # UMAP fits cost seconds to minutes: at most one per interval, the next one deferred
         # (not dropped). Tiny albums get an instant PCA layout, so they are never held back.
         wait = self.min_seconds_between_fits - (time.monotonic() - entry.last_fit_started)
+        if not force and len(entry.semantic) >= 16 and self.indexing_busy():
+            # A bulk import grows the album by 20 % again and again: refitting each time would
+            # take the CPU from indexing. New images are placed meanwhile; fit once it is done.
+            wait = max(wait, BUSY_RECHECK_SECONDS)
         if not force and wait > 0 and len(entry.semantic) >= 16:
             if not entry.fit_deferred:
                 entry.fit_deferred = True
@@ -298,7 +311,7 @@ class MapService:
         await asyncio.sleep(delay)
         entry.fit_deferred = False
         if self._albums.get(album) is entry and entry.semantic.needs_refit():
-            self._start_fit(album)
+            self._start_fit(album)  # defers itself again while indexing is still busy
 
     async def _fit(self, album: str, entry: map_worker.AlbumMap) -> None:
         try:

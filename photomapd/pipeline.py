@@ -387,8 +387,9 @@ class Pipeline:
         vectors: list[np.ndarray | None] = [None] * len(batch)
         model_id = self.embedder.model_id
         todo = []
+        known = await self.store.embeddings_by_hash([item.content_hash for item in batch], model_id)
         for position, item in enumerate(batch):
-            reused = await self.store.embedding_by_hash(item.content_hash, model_id)
+            reused = known.get(item.content_hash)
             if reused is not None:
                 vectors[position] = reused
             else:
@@ -428,15 +429,13 @@ class Pipeline:
         self, batch: list[PreparedImage], vectors: list[np.ndarray | None]
     ) -> None:
         model_id = self.embedder.model_id
-        added_ids: list[int] = []
-        added_vectors: list[np.ndarray] = []
-        announcements: list[tuple[int, bool]] = []
-        for item, vector in zip(batch, vectors, strict=True):
-            image_id, is_new = await self._save(item, model_id, vector)
-            announcements.append((image_id, is_new))
-            if vector is not None:
-                added_ids.append(image_id)
-                added_vectors.append(vector)
+        records = [
+            (item.album, str(item.path), _record(item, model_id, vector))
+            for item, vector in zip(batch, vectors, strict=True)
+        ]
+        announcements = await self.store.save_indexed_batch(records)
+        added_ids = [i for (i, _), v in zip(announcements, vectors, strict=True) if v is not None]
+        added_vectors = [v for v in vectors if v is not None]
         if added_ids:
             await asyncio.to_thread(
                 self.vectors.add, np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors)
@@ -453,53 +452,6 @@ class Pipeline:
         if any(vector is None for vector in vectors):
             self.catch_up_wanted.set()
         self.publish_progress(force=self.queued == 0)
-
-    async def _save(
-        self, item: PreparedImage, model_id: str, vector: np.ndarray | None
-    ) -> tuple[int, bool]:
-        moved_id = await self._moved_from(item)
-        if moved_id is not None:
-            await self.store.move(moved_id, str(item.path), item.size, item.mtime)
-            if vector is not None:
-                await self.store.put_embeddings(model_id, [(moved_id, vector)])
-            return moved_id, True
-        record = IndexedImage(
-            image_id=0,
-            size=item.size,
-            mtime=item.mtime,
-            content_hash=item.content_hash,
-            width=item.width,
-            height=item.height,
-            metadata_json=item.metadata_json,
-            raw_metadata_json=item.raw_metadata_json,
-            parser_version=item.parser_version,
-            thumbnail=item.thumbnail,
-            model_id=model_id if vector is not None else None,
-            vector=vector,
-        )
-        return await self.store.save_indexed(item.album, str(item.path), record)
-
-    async def _moved_from(self, item: PreparedImage) -> int | None:
-        """The id of the row this file was moved from, if any.
-
-        The old row is either already marked missing, or its delete event is still on its way:
-        inotify reports a move into a folder created a moment ago as delete + create, and
-        watchdog holds the delete back while it waits for a matching half.
-        """
-        if await self._path_known(item.album, item.path):
-            return None
-        for row in await self.store.same_content(item.album, item.content_hash):
-            if row["status"] == "missing" or not await asyncio.to_thread(
-                os.path.exists, row["path"]
-            ):
-                return int(row["id"])
-        return None
-
-    async def _path_known(self, album: str, path: Path) -> bool:
-        row = await self.store.fetch_one(
-            "SELECT 1 FROM images WHERE album = ? AND path = ?", (album, str(path))
-        )
-        return row is not None
 
     # --- background: embeddings that are owed, idle unload, saving ------------------------
 
@@ -579,3 +531,20 @@ class Pipeline:
             if time.monotonic() - last_save > 30 or self.queued == 0:
                 await asyncio.to_thread(self.vectors.save_if_dirty)
                 last_save = time.monotonic()
+
+
+def _record(item: PreparedImage, model_id: str, vector: np.ndarray | None) -> IndexedImage:
+    return IndexedImage(
+        image_id=0,
+        size=item.size,
+        mtime=item.mtime,
+        content_hash=item.content_hash,
+        width=item.width,
+        height=item.height,
+        metadata_json=item.metadata_json,
+        raw_metadata_json=item.raw_metadata_json,
+        parser_version=item.parser_version,
+        thumbnail=item.thumbnail,
+        model_id=model_id if vector is not None else None,
+        vector=vector,
+    )
