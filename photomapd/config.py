@@ -35,7 +35,7 @@ class ModelConfig:
     pretrained: str = "laion2b_s34b_b79k"
     device: str = "auto"
     idle_unload_seconds: float = 120.0
-    batch_size: int = 16
+    batch_size: int = 0  # 0 = automatic: 16 on a CPU, 64 on a GPU
     worker_process: bool = True
 
 
@@ -188,7 +188,7 @@ def _apply_document(config: Config, raw: dict[str, Any]) -> None:
     if "worker_process" in model:
         config.model.worker_process = bool(model["worker_process"])
     if "batch_size" in model:
-        config.model.batch_size = max(1, int(model["batch_size"]))
+        config.model.batch_size = max(0, int(model["batch_size"]))
     config.albums = [AlbumConfig.from_toml(album) for album in raw.get("albums", [])]
     config.invokeai = dict(raw.get("invokeai", {}))
     if raw.get("invokeai_root"):

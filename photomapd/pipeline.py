@@ -74,7 +74,7 @@ class Pipeline:
         events: EventBus,
         thumbnails_dir: Path,
         read_metadata: MetadataReader,
-        batch_size: int = 16,
+        batch_size: int = 0,
         io_workers: int | None = None,
         model_retry_seconds: float = 60.0,
     ) -> None:
@@ -84,7 +84,8 @@ class Pipeline:
         self.events = events
         self.thumbnails_dir = thumbnails_dir
         self.read_metadata = read_metadata
-        self.batch_size = batch_size
+        self.auto_batch = batch_size <= 0
+        self.batch_size = batch_size if batch_size > 0 else 16
         # Decoding is the bottleneck once a GPU embeds (~22 PNGs/s per thread vs thousands of
         # images/s on an H100, bench/RESULTS.md): one decode thread per core, up to 8. On a
         # 2-core CPU machine that is 2, sharing the cores with torch.
@@ -94,7 +95,7 @@ class Pipeline:
         self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="photomapd-model")
         self.pending: dict[tuple[str, Path], PendingFile] = {}
         self.ready: asyncio.Queue[PendingFile] = asyncio.Queue()
-        self.prepared: asyncio.Queue[PreparedImage] = asyncio.Queue(maxsize=4 * batch_size)
+        self.prepared: asyncio.Queue[PreparedImage] = asyncio.Queue(maxsize=256)
         self.in_flight = 0
         self.counters = Counters()
         self.problem: str | None = None  # a condition the user must fix (disk full)
@@ -323,30 +324,42 @@ class Pipeline:
     # --- stage 3: embed in batches on the model thread -----------------------------------
 
     async def _embed_loop(self) -> None:
+        # The write of one batch overlaps the embedding of the next (at most one write in
+        # flight, so rows land in order): on a GPU the two are of similar cost.
+        writing: asyncio.Task[None] | None = None
         while True:
             batch = [await self.prepared.get()]
             self.in_flight += 1  # counted at once, so "queued" never dips to 0 mid-flight
+            deadline = time.monotonic() + BATCH_WINDOW_SECONDS
+            while len(batch) < self.batch_size:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0 and self.prepared.empty():
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.prepared.get(), max(timeout, 0)))
+                except TimeoutError:
+                    break
+                self.in_flight += 1
             try:
-                deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-                while len(batch) < self.batch_size:
-                    timeout = deadline - time.monotonic()
-                    if timeout <= 0:
-                        break
-                    try:
-                        batch.append(await asyncio.wait_for(self.prepared.get(), timeout))
-                    except TimeoutError:
-                        break
-                    self.in_flight += 1
                 vectors = await self._embed_batch(batch)
-                await self._write_batch(batch, vectors)
             except Exception as error:
-                if self._disk_full(error):
-                    for item in batch:
-                        self._retry_later(item.album, [item.path])
-                else:
-                    log.exception("writing a batch of %d images failed", len(batch))
-            finally:
-                self.in_flight -= len(batch)
+                vectors = [None] * len(batch)  # rows still land; the catch-up embeds them later
+                log.exception("embedding a batch of %d images failed: %s", len(batch), error)
+            if writing is not None:
+                await writing
+            writing = self.spawn(self._write_counted(batch, vectors))
+
+    async def _write_counted(self, batch: list[PreparedImage], vectors: list[Any]) -> None:
+        try:
+            await self._write_batch(batch, vectors)
+        except Exception as error:
+            if self._disk_full(error):
+                for item in batch:
+                    self._retry_later(item.album, [item.path])
+            else:
+                log.exception("writing a batch of %d images failed", len(batch))
+        finally:
+            self.in_flight -= len(batch)
 
     async def ensure_model(self, on_demand: bool = False) -> bool:
         """Load the model on the model thread; False (with state unavailable) when it can't be.
@@ -372,6 +385,9 @@ class Pipeline:
             self.events.publish(EventKind.MODEL_STATE, self.model_status())
             return False
         log.info("model %s loaded on %s", self.embedder.model_id, self.embedder.device)
+        if self.auto_batch:
+            # A GPU is cheap per image only in larger batches; a CPU gains little past 16.
+            self.batch_size = 64 if str(self.embedder.device).startswith("cuda") else 16
         self.events.publish(EventKind.MODEL_STATE, self.model_status())
         return True
 
