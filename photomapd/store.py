@@ -56,12 +56,14 @@ MIGRATIONS: list[str] = [
     """,
     # 2: generation metadata filter columns, LoRA table, prompt FTS5 (metadata_schema.py)
     METADATA_MIGRATION,
+    # 3: InvokeAI board of each image in InvokeAI's images folder (NULL elsewhere)
+    "ALTER TABLE images ADD COLUMN board TEXT",
 ]
 
 VISIBLE = "status IN ('ok', 'pending', 'error')"
 IMAGE_COLUMNS = (
     "id, album, path, size, mtime, content_hash, width, height, status, error, created_at, "
-    "indexed_at, metadata_json, favourite, thumbnail"
+    "indexed_at, metadata_json, favourite, thumbnail, board"
 )
 EMBEDDED = "EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = images.id) AS embedded"
 
@@ -285,6 +287,18 @@ class Store:
                 ids.extend(int(row[0]) for row in await cursor.fetchall())
             await self.writer.commit()
         return ids
+
+    async def boards_of(self, album: str) -> dict[str, tuple[int, str | None]]:
+        """path -> (id, board) of the album's visible rows (for the InvokeAI board sync)."""
+        rows = await self.fetch_all(
+            f"SELECT id, path, board FROM images WHERE album = ? AND {VISIBLE}", (album,)
+        )
+        return {row["path"]: (row["id"], row["board"]) for row in rows}
+
+    async def set_boards(self, changes: Sequence[tuple[str | None, int]]) -> None:
+        """(board, id) pairs in one transaction."""
+        if changes:
+            await self.write_many("UPDATE images SET board = ? WHERE id = ?", changes)
 
     async def same_content(self, album: str, content_hash: str) -> list[dict[str, Any]]:
         """Rows with these exact bytes: a candidate for "this file was moved or renamed"."""
