@@ -73,8 +73,11 @@ def model_only_rate(embedder: Embedder, paths: list[Path], batch: int) -> float:
 
 
 def config_for(data_dir: Path, checkpoint: Path, folders: list[Path], port: int = 0) -> Config:
-    config = Config(data_dir=data_dir, port=port,
-                    model=ModelConfig(name="ViT-B-32", pretrained=str(checkpoint), device="auto"))
+    config = Config(
+        data_dir=data_dir,
+        port=port,
+        model=ModelConfig(name="ViT-B-32", pretrained=str(checkpoint), device="auto"),
+    )
     config.albums = [AlbumConfig(f"a{n}", f"a{n}", [folder]) for n, folder in enumerate(folders)]
     return config
 
@@ -105,7 +108,10 @@ async def live_latency(work: Path, checkpoint: Path, count: int) -> list[float]:
     await daemon.start()
     latencies: list[float] = []
     try:
-        async with aiohttp.ClientSession() as session, session.get(daemon.url + "/api/events") as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(daemon.url + "/api/events") as response,
+        ):
             closed: dict[str, float] = {}
 
             async def writer() -> None:
@@ -134,7 +140,9 @@ async def live_latency(work: Path, checkpoint: Path, count: int) -> list[float]:
     return latencies
 
 
-async def search_at_scale(work: Path, checkpoint: Path, rows: int) -> tuple[list[float], list[float]]:
+async def search_at_scale(
+    work: Path, checkpoint: Path, rows: int
+) -> tuple[list[float], list[float]]:
     """Fill SQLite + usearch with `rows` synthetic images, then time text search end to end
     (HTTP) and vector lookup + rows (no text encoder)."""
     import aiohttp
@@ -148,7 +156,9 @@ async def search_at_scale(work: Path, checkpoint: Path, rows: int) -> tuple[list
     model_id = embedder.model_id
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(50, 512)).astype(np.float32)
-    vectors = centres[rng.integers(0, 50, rows)] + 0.3 * rng.normal(size=(rows, 512)).astype(np.float32)
+    vectors = centres[rng.integers(0, 50, rows)] + 0.3 * rng.normal(size=(rows, 512)).astype(
+        np.float32
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     now = time.time()
     await store.write_many(
@@ -172,8 +182,9 @@ async def search_at_scale(work: Path, checkpoint: Path, rows: int) -> tuple[list
             await (await session.get(daemon.url + "/api/search", params={"q": "warm up"})).read()
             for number in range(50):
                 started = time.perf_counter()
-                async with session.get(daemon.url + "/api/search",
-                                       params={"q": queries[number % 5], "limit": 50}) as response:
+                async with session.get(
+                    daemon.url + "/api/search", params={"q": queries[number % 5], "limit": 50}
+                ) as response:
                     await response.read()
                     assert response.status == 200
                 end_to_end.append(time.perf_counter() - started)
@@ -234,9 +245,21 @@ def start_and_idle_rss(work: Path, checkpoint: Path) -> tuple[float, float]:
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "photomapd", "--data-dir", str(work / "rss-data"), "run",
-         "--headless", "--port", str(port), str(folder)],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "photomapd",
+            "--data-dir",
+            str(work / "rss-data"),
+            "run",
+            "--headless",
+            "--port",
+            str(port),
+            str(folder),
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         first_ok = None
@@ -248,15 +271,19 @@ def start_and_idle_rss(work: Path, checkpoint: Path) -> tuple[float, float]:
                 time.sleep(0.02)
         deadline = time.time() + 120
         while time.time() < deadline:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/status", timeout=5
+            ) as response:
                 status = json.loads(response.read())
             if status["total_images"] == 8 and status["model"]["state"] == "unloaded":
                 break
             time.sleep(1)
         time.sleep(2)
-        rss_kb = next(int(line.split()[1]) for line in
-                      Path(f"/proc/{process.pid}/status").read_text().splitlines()
-                      if line.startswith("VmRSS"))
+        rss_kb = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS")
+        )
         return first_ok or float("nan"), rss_kb / 1024
     finally:
         process.terminate()
@@ -268,7 +295,9 @@ def p95(values: list[float]) -> float:
 
 
 def report(name: str, value: float, unit: str, target: str, ratio: float, ok: bool) -> None:
-    print(f"| {name} | {value:.3f} {unit} | {target} | {ratio:.2f} | {'met' if ok else 'NOT met'} |")
+    print(
+        f"| {name} | {value:.3f} {unit} | {target} | {ratio:.2f} | {'met' if ok else 'NOT met'} |"
+    )
 
 
 async def main() -> None:
@@ -280,8 +309,10 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.images, args.rows, args.live = 32, 10_000, 5
-    print(f"machine: {platform.node()} {platform.machine()}, nproc={os.cpu_count()}, "
-          f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, nproc={os.cpu_count()}, "
+        f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         checkpoint = write_vit_b32(work)
@@ -295,17 +326,51 @@ async def main() -> None:
     print("| measurement | value | target | ratio (target/value or value/target) | |")
     print("|---|---|---|---|---|")
     report("model-only bound (ViT-B-32, batch 16)", bound, "img/s", "—", 1.0, True)
-    report("bulk indexing, 1024² PNG", ours, "img/s", "≥ 0.85 × bound", ours / bound, ours / bound >= 0.85)
-    report("file closed → image_added p95", p95(latencies), "s", "≤ 1.0 s", 1.0 / p95(latencies), p95(latencies) <= 1.0)
-    report(f"text search end-to-end p95 at {args.rows:,}", p95(end_to_end) * 1000, "ms", "≤ 150 ms",
-           0.150 / p95(end_to_end), p95(end_to_end) <= 0.150)
-    report(f"vector lookup + rows p95 at {args.rows:,}", p95(lookup) * 1000, "ms", "≤ 20 ms",
-           0.020 / p95(lookup), p95(lookup) <= 0.020)
-    report(f"reconcile {args.rows:,} unchanged files", reconcile_seconds, "s", "≤ 10 s",
-           10 / reconcile_seconds, reconcile_seconds <= 10)
+    report(
+        "bulk indexing, 1024² PNG",
+        ours,
+        "img/s",
+        "≥ 0.85 × bound",
+        ours / bound,
+        ours / bound >= 0.85,
+    )
+    report(
+        "file closed → image_added p95",
+        p95(latencies),
+        "s",
+        "≤ 1.0 s",
+        1.0 / p95(latencies),
+        p95(latencies) <= 1.0,
+    )
+    report(
+        f"text search end-to-end p95 at {args.rows:,}",
+        p95(end_to_end) * 1000,
+        "ms",
+        "≤ 150 ms",
+        0.150 / p95(end_to_end),
+        p95(end_to_end) <= 0.150,
+    )
+    report(
+        f"vector lookup + rows p95 at {args.rows:,}",
+        p95(lookup) * 1000,
+        "ms",
+        "≤ 20 ms",
+        0.020 / p95(lookup),
+        p95(lookup) <= 0.020,
+    )
+    report(
+        f"reconcile {args.rows:,} unchanged files",
+        reconcile_seconds,
+        "s",
+        "≤ 10 s",
+        10 / reconcile_seconds,
+        reconcile_seconds <= 10,
+    )
     report("idle RSS after model unload", rss, "MB", "≤ 400 MB", 400 / rss, rss <= 400)
     report("start to first HTTP 200", first_ok, "s", "≤ 3 s", 3 / first_ok, first_ok <= 3)
-    print(f"(live latency median {statistics.median(latencies):.3f} s over {len(latencies)} images)")
+    print(
+        f"(live latency median {statistics.median(latencies):.3f} s over {len(latencies)} images)"
+    )
 
 
 if __name__ == "__main__":
