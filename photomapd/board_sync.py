@@ -9,12 +9,13 @@ database can lag a new file by a moment); board albums are reconciled against th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from photomapd.albums import AlbumService
-from photomapd.config import AlbumConfig
+from photomapd.config import AlbumConfig, AlbumError
 from photomapd.events import EventKind
 from photomapd.image_json import image_json
 from photomapd.invokeai.local_index import Snapshot
@@ -62,14 +63,18 @@ class BoardSync:
                 # Start already reconciled board albums; after that InvokeAI's database is
                 # what changes their contents.
                 if force or (database_changed and not first):
-                    await self.albums.reconcile(album.key)
+                    with contextlib.suppress(AlbumError):  # deleted meanwhile
+                        await self.albums.reconcile(album.key)
             elif self.albums.is_invokeai_folder(album) and snapshot.error is None:
-                await self.sync_album(album, snapshot)
+                # Only InvokeAI's database changing can change a known row's board.
+                await self.sync_album(album, snapshot, unset_only=not (force or database_changed))
         return True
 
-    async def sync_album(self, album: AlbumConfig, snapshot: Snapshot) -> None:
+    async def sync_album(
+        self, album: AlbumConfig, snapshot: Snapshot, unset_only: bool = False
+    ) -> None:
         store, pipeline, events = self.albums.store, self.albums.pipeline, self.albums.events
-        rows = await store.boards_of(album.key)
+        rows = await store.boards_of(album.key, unset_only)
         changes: list[tuple[str | None, int]] = []
         intermediate: list[str] = []
         for path, (image_id, board) in rows.items():

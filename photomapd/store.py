@@ -288,10 +288,14 @@ class Store:
             await self.writer.commit()
         return ids
 
-    async def boards_of(self, album: str) -> dict[str, tuple[int, str | None]]:
-        """path -> (id, board) of the album's visible rows (for the InvokeAI board sync)."""
+    async def boards_of(
+        self, album: str, unset_only: bool = False
+    ) -> dict[str, tuple[int, str | None]]:
+        """path -> (id, board) of the album's visible rows (for the InvokeAI board sync);
+        `unset_only`: just the rows without a board yet (new since the last sync)."""
+        unset = " AND board IS NULL" if unset_only else ""
         rows = await self.fetch_all(
-            f"SELECT id, path, board FROM images WHERE album = ? AND {VISIBLE}", (album,)
+            f"SELECT id, path, board FROM images WHERE album = ? AND {VISIBLE}{unset}", (album,)
         )
         return {row["path"]: (row["id"], row["board"]) for row in rows}
 
