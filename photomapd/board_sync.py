@@ -33,6 +33,7 @@ class BoardSync:
         self.interval = interval
         self._last_database: tuple[Any, ...] | None = None
         self._last_counts: tuple[int, int] | None = None
+        self._snapshot: Snapshot | None = None
 
     async def run(self) -> None:
         while True:
@@ -58,6 +59,10 @@ class BoardSync:
             return False
         self._last_database, self._last_counts = database, counts
         snapshot = await asyncio.to_thread(local.snapshot, fresh=True)
+        previous, self._snapshot = self._snapshot, snapshot
+        changed: set[str] | None = None  # None: look at every row
+        if not force and previous is not None and previous.error is None:
+            changed = await asyncio.to_thread(snapshot.changed_since, previous)
         for album in self.albums.list():
             if album.boards:
                 # Start already reconciled board albums; after that InvokeAI's database is
@@ -66,15 +71,24 @@ class BoardSync:
                     with contextlib.suppress(AlbumError):  # deleted meanwhile
                         await self.albums.reconcile(album.key)
             elif self.albums.is_invokeai_folder(album) and snapshot.error is None:
-                # Only InvokeAI's database changing can change a known row's board.
-                await self.sync_album(album, snapshot, unset_only=not (force or database_changed))
+                await self.sync_album(album, snapshot, changed)
         return True
 
     async def sync_album(
-        self, album: AlbumConfig, snapshot: Snapshot, unset_only: bool = False
+        self, album: AlbumConfig, snapshot: Snapshot, changed: set[str] | None = None
     ) -> None:
+        """Boards and intermediates of the album's rows: rows without a board yet (new since the
+        last sync) and those InvokeAI changed (`changed` names), or every row (None)."""
         store, pipeline, events = self.albums.store, self.albums.pipeline, self.albums.events
-        rows = await store.boards_of(album.key, unset_only)
+        if changed is None:
+            rows = await store.boards_of(album.key)
+        else:
+            rows = await store.boards_of(album.key, unset_only=True)
+            local = self.albums.local_index()
+            folders = [f for f in album.folders if local is not None and local.covers(f)]
+            paths = [str(f / snapshot.relpath(name)) for f in folders for name in changed]
+            if paths:
+                rows.update(await store.boards_of(album.key, paths=paths))
         changes: list[tuple[str | None, int]] = []
         intermediate: list[str] = []
         for path, (image_id, board) in rows.items():

@@ -289,14 +289,24 @@ class Store:
         return ids
 
     async def boards_of(
-        self, album: str, unset_only: bool = False
+        self, album: str, unset_only: bool = False, paths: Sequence[str] | None = None
     ) -> dict[str, tuple[int, str | None]]:
-        """path -> (id, board) of the album's visible rows (for the InvokeAI board sync);
-        `unset_only`: just the rows without a board yet (new since the last sync)."""
-        unset = " AND board IS NULL" if unset_only else ""
-        rows = await self.fetch_all(
-            f"SELECT id, path, board FROM images WHERE album = ? AND {VISIBLE}{unset}", (album,)
-        )
+        """path -> (id, board) of the album's visible rows, for the InvokeAI board sync:
+        all, only those without a board yet (`unset_only`), or those at `paths`."""
+        where = f"album = ? AND {VISIBLE}" + (" AND board IS NULL" if unset_only else "")
+        if paths is None:
+            rows = await self.fetch_all(
+                f"SELECT id, path, board FROM images WHERE {where}", (album,)
+            )
+        else:
+            rows = []
+            for start in range(0, len(paths), 500):
+                chunk = list(paths[start : start + 500])
+                rows += await self.fetch_all(
+                    f"SELECT id, path, board FROM images WHERE {where} "
+                    f"AND path IN ({','.join('?' * len(chunk))})",
+                    [album, *chunk],
+                )
         return {row["path"]: (row["id"], row["board"]) for row in rows}
 
     async def set_boards(self, changes: Sequence[tuple[str | None, int]]) -> None:

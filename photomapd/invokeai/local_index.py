@@ -16,7 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photomapd.invokeai.local_db import InvokeAIDatabase, LocalBoard, LocalDatabaseError
+from photomapd.invokeai.local_db import (
+    InvokeAIDatabase,
+    LocalBoard,
+    LocalDatabaseError,
+    safe_relpath,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,17 @@ class Snapshot:
     signature: tuple[tuple[int, int], ...] = ()
     boards: dict[str, str] = field(default_factory=dict)  # image name -> board name
     intermediates: frozenset[str] = frozenset()
+    subfolders: dict[str, str] = field(default_factory=dict)  # name -> subfolder, when not flat
     error: str | None = None
+
+    def relpath(self, name: str) -> str:
+        subfolder = self.subfolders.get(name)
+        return f"{subfolder}/{name}" if subfolder else name
+
+    def changed_since(self, old: Snapshot) -> set[str]:
+        """Names whose board or intermediate flag differ from `old` (new names included)."""
+        names = {name for name, board in self.boards.items() if old.boards.get(name) != board}
+        return names | (self.intermediates - old.intermediates)
 
 
 @dataclass(frozen=True)
@@ -84,20 +99,23 @@ class LocalIndex:
 
     def _read(self, signature: tuple[tuple[int, int], ...]) -> Snapshot:
         try:
-            images = self.database.images(include_intermediate=True)
+            rows = self.database.flags()
         except (LocalDatabaseError, sqlite3.Error, OSError) as error:
             # A missing or locked database must not stop indexing: nothing is skipped then.
             if self._snapshot.error != str(error):
                 log.warning("cannot read InvokeAI's database: %s", error)
             return Snapshot(signature, error=str(error))
-        boards = {}
+        boards: dict[str, str] = {}
         intermediates = set()
-        for image in images:
-            if image.is_intermediate:
-                intermediates.add(image.image_name)
+        subfolders = {}
+        for name, intermediate, board_name, subfolder in rows:
+            if intermediate:
+                intermediates.add(name)
             else:
-                boards[image.image_name] = image.board_name or UNCATEGORIZED
-        return Snapshot(signature, boards, frozenset(intermediates))
+                boards[name] = board_name or UNCATEGORIZED
+            if subfolder and safe_relpath(subfolder, name) is not None:
+                subfolders[name] = subfolder
+        return Snapshot(signature, boards, frozenset(intermediates), subfolders)
 
     def is_intermediate(self, path: Path) -> bool:
         return Path(path).name in self.snapshot().intermediates

@@ -16,13 +16,13 @@ from tests.invokeai.test_local_db import DATED, MASK, U1, U2, make_root
 
 def counting(local: LocalIndex) -> list[int]:
     calls = [0]
-    original = local.database.images
+    original = local.database.flags
 
-    def images(*args, **kwargs):
+    def flags(*args, **kwargs):
         calls[0] += 1
         return original(*args, **kwargs)
 
-    local.database.images = images  # type: ignore[method-assign]
+    local.database.flags = flags  # type: ignore[method-assign]
     return calls
 
 
