@@ -3,8 +3,10 @@
 Measures, in one run:
   1. model only: ViT-B-32 (random weights: same speed as real ones) encode_image, batch 16;
   2. decode + preprocess of InvokeAI-like 1024x1024 PNGs (compress_level=1) on one thread,
-     with and without open_image's target_size reduction;
-  3. the pipeline: one decode thread feeding the model thread through a small queue;
+     with and without open_image's target_size reduction, and from InvokeAI's 256-px WebP
+     thumbnail (imaging.embedding_source);
+  3. the pipeline: one decode thread feeding the model thread through a small queue, from the
+     PNGs and from the thumbnails;
   4. one text query (1 x 77 tokens).
 and prints the ratios. Usage: python bench/bench_embed.py [--device cpu|cuda] [--seconds 15]
 """
@@ -29,7 +31,7 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from photomapd.imaging import open_image
+from photomapd.imaging import embedding_source, make_thumbnail, open_image
 
 MODEL = "ViT-B-32"
 
@@ -44,7 +46,11 @@ def make_pngs(folder: Path, count: int) -> list[Path]:
         grain = rng.integers(-6, 7, image.shape, dtype=np.int16)
         pixels = np.clip(image + grain, 0, 255).astype(np.uint8)
         path = folder / f"{i:03d}.png"
-        Image.fromarray(pixels).save(path, compress_level=1)
+        image = Image.fromarray(pixels)
+        image.save(path, compress_level=1)
+        # InvokeAI writes <dir>/thumbnails/<stem>.webp next to every output.
+        (folder / "thumbnails").mkdir(exist_ok=True)
+        (folder / "thumbnails" / f"{path.stem}.webp").write_bytes(make_thumbnail(image))
         paths.append(path)
     return paths
 
@@ -82,7 +88,9 @@ def decode_rate(paths: list[Path], transform, target: int | None, seconds: float
     return timed_loop(work, seconds, 1)
 
 
-def pipeline_rate(model, device, dtype, paths, transform, batch: int, seconds: float) -> float:
+def pipeline_rate(
+    model, device, dtype, paths, transform, batch: int, seconds: float, target: int | None
+) -> float:
     """One decode thread -> bounded queue -> model on this thread (the daemon's shape)."""
     ready: queue.Queue[torch.Tensor | None] = queue.Queue(maxsize=batch * 2)
     stop = threading.Event()
@@ -90,7 +98,7 @@ def pipeline_rate(model, device, dtype, paths, transform, batch: int, seconds: f
     def decoder() -> None:
         i = 0
         while not stop.is_set():
-            tensor = transform(open_image(paths[i % len(paths)], target_size=224))
+            tensor = transform(open_image(paths[i % len(paths)], target_size=target))
             i += 1
             while not stop.is_set():
                 try:
@@ -149,6 +157,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "none"
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}  {platform.node()}  nproc={os.cpu_count()}")
+    print(f"# load average {os.getloadavg()[0]:.2f} (other work on the box skews the numbers)")
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, ")
     print(f"# open_clip {open_clip.__version__}, device={device} ({gpu}), {precision}")
     print(f"# torch threads={threads}, batch={args.batch}, {args.seconds:.0f} s per measurement")
@@ -164,18 +173,27 @@ def main() -> None:
             rate = model_rate(model, device, dtype, int(extra), args.seconds)
             print(f"model only batch {int(extra):<4d}{rate:8.1f} images/s")
 
+        thumbs = [embedding_source(path, 224) for path in paths]
+        assert all(t.suffix == ".webp" for t in thumbs)
         torch.set_num_threads(1)  # one I/O-pool thread: preprocess's tensor ops included
         full = decode_rate(paths, transform, None, args.seconds)
         reduced = decode_rate(paths, transform, 224, args.seconds)
+        from_thumbs = decode_rate(thumbs, transform, 224, args.seconds)
         torch.set_num_threads(threads)
         print(f"decode+preprocess    {full:8.1f} images/s (1 thread, full decode)")
         print(f"decode+preprocess    {reduced:8.1f} images/s (1 thread, target_size=224)")
-        piped = pipeline_rate(model, device, dtype, paths, transform, args.batch, args.seconds)
-        print(f"pipeline             {piped:8.1f} images/s (1 decode thread + model)")
+        print(f"decode+preprocess    {from_thumbs:8.1f} images/s (1 thread, InvokeAI thumbnail)")
+        common = (model, device, dtype)
+        piped = pipeline_rate(*common, paths, transform, args.batch, args.seconds, 224)
+        piped_thumbs = pipeline_rate(*common, thumbs, transform, args.batch, args.seconds, 224)
+        print(f"pipeline             {piped:8.1f} images/s (1 decode thread + model, PNG)")
+        print(f"pipeline             {piped_thumbs:8.1f} images/s (same, from thumbnails)")
         print(f"text query (1x77)    {text_latency_ms(model, tokenizer, device):8.1f} ms median")
         print(f"ratio decode(1 thread, target_size)/model = {reduced / model_only:.2f}")
         print(f"ratio decode(1 thread, full)/model        = {full / model_only:.2f}")
-        print(f"ratio pipeline/model                      = {piped / model_only:.2f}")
+        print(f"ratio decode(1 thread, thumbnail)/model   = {from_thumbs / model_only:.2f}")
+        print(f"ratio pipeline(PNG)/model                 = {piped / model_only:.2f}")
+        print(f"ratio pipeline(thumbnail)/model           = {piped_thumbs / model_only:.2f}")
 
 
 if __name__ == "__main__":

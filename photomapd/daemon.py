@@ -124,6 +124,9 @@ class Daemon:
         await self.albums.start_all()
         self.board_sync = BoardSync(self.albums)
         self.pipeline.spawn(self.board_sync.run())
+        if self.config.albums:
+            # Warm start: the first image InvokeAI writes should not wait for a model load.
+            self.pipeline.spawn(self.pipeline.ensure_model())
         purged = await self.store.purge_missing(MISSING_ROWS_KEPT_SECONDS)
         if purged:
             log.info("forgot %d images whose files have been gone for a day", len(purged))
@@ -135,6 +138,9 @@ class Daemon:
             self.watcher.stop()
         await self._drain(timeout=30)
         await self.pipeline.stop()
+        # Ends the model worker process (if any): its memory and VRAM go back at once.
+        await asyncio.to_thread(self.embedder.unload)
+        await asyncio.to_thread(self.searcher.close)
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None

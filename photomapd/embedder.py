@@ -97,6 +97,7 @@ class Embedder:
 
     @property
     def requested_device(self) -> str:
+        """As configured ("auto", "cpu", "cuda:1", ...); `device` is what it resolved to."""
         return self._requested_device
 
     @property
@@ -114,6 +115,16 @@ class Embedder:
         return config.embed_dim if config else None
 
     @property
+    def input_size(self) -> int | None:
+        """Shorter side of the model's input (224 for ViT-B-32): pass it as open_image's
+        target_size and embedding_source's min_side."""
+        config = self._config_or_none()
+        if config is None:
+            return None
+        size = config.preprocess_cfg(self.pretrained)["size"]
+        return int(min(size)) if isinstance(size, list | tuple) else int(size)
+
+    @property
     def model_id(self) -> str:
         """Stable identity of (architecture, weights), stored with each embedding so a change
         of model is noticed: e.g. "ViT-B-32/laion2b_s34b_b79k" or
@@ -123,7 +134,9 @@ class Embedder:
 
     # ----- lifecycle --------------------------------------------------------------------------
     def load(self) -> None:
-        """Load if not loaded. Raises ModelUnavailable (state UNAVAILABLE, `error` set)."""
+        """Load if not loaded. Raises ModelUnavailable (state UNAVAILABLE, `error` set).
+        While UNAVAILABLE every call tries again (cheap for a missing file or offline hub; a
+        download attempt can take seconds), so the caller decides when to retry."""
         with self._lock:
             if self._state is ModelState.READY:
                 return
@@ -132,10 +145,11 @@ class Embedder:
             try:
                 self._load()
             except ModelUnavailable as error:
-                self._state = ModelState.UNAVAILABLE
-                self._error = str(error)
-                logger.warning("model unavailable: %s", error)
+                self._fail(str(error))
                 raise
+            except Exception as error:  # never leave the state stuck at LOADING
+                self._fail(f"could not load model {self.name}: {type(error).__name__}: {error}")
+                raise ModelUnavailable(self._error) from error
             self._state = ModelState.READY
             self._error = None
             self.last_used = time.monotonic()
@@ -146,6 +160,12 @@ class Embedder:
                 self.precision,
                 time.monotonic() - started,
             )
+
+    def _fail(self, message: str) -> None:
+        self._model = None
+        self._state = ModelState.UNAVAILABLE
+        self._error = message
+        logger.warning("model unavailable: %s", message)
 
     def unload(self) -> None:
         """Drop the model and give GPU memory back (InvokeAI wants its VRAM)."""
@@ -271,9 +291,10 @@ class Embedder:
                     "Set model.device to cpu, or free GPU memory"
                 ) from error
             raise ModelUnavailable(
-                f"could not load weights from {source.path} for model {self.name}: "
-                f"{_short(error)}. The file is corrupt or made for another model: replace it, "
-                "or set model.pretrained to the right checkpoint or tag"
+                f"could not build model {self.name} with weights {source.path}: "
+                f"{_short(error)}. The weights file is corrupt or made for another model (or "
+                "the model config is wrong): replace it, or set model.pretrained to the right "
+                "checkpoint or tag"
             ) from error
         model.eval()
         return model

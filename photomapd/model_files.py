@@ -12,10 +12,12 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import open_clip
 from open_clip import pretrained as open_clip_pretrained
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 _CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".npz", ".ckpt"}
 _FIX = "Put a checkpoint file path in model.pretrained, or connect once to download"
+_PROBE_TIMEOUT = 5.0  # seconds for the one connect that tells "no network" apart
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,12 @@ def resolve_weights(
             f"could not download weights {pretrained!r} for {arch}: offline (HF_HUB_OFFLINE is "
             f"set) and they are not in the download cache. {_FIX} (unset HF_HUB_OFFLINE)"
         )
+    unreachable = _unreachable(_download_host(tag))
+    if unreachable:
+        raise ModelUnavailable(
+            f"could not download weights {pretrained!r} for {arch}: no network ({unreachable}). "
+            f"{_FIX}"
+        )
     logger.info("downloading weights %s for %s", pretrained, arch)
     try:
         fetched = open_clip_pretrained.download_pretrained(tag, cache_dir=_str(cache_dir))
@@ -164,6 +173,31 @@ def _register_config(path: Path, cache_dir: Path | None) -> ModelConfig:
     overlay = raw.get("preprocess_cfg", {}) if model_cfg is not raw else {}
     identity = f"{path.stem}@{hashlib.blake2b(text, digest_size=6).hexdigest()}"
     return ModelConfig(name, model_cfg, overlay, identity)
+
+
+def _download_host(tag: dict[str, Any]) -> tuple[str, int] | None:
+    """Where open_clip will download this tag from (it prefers the hub over a plain URL)."""
+    url = tag.get("url", "")
+    if tag.get("hf_hub") and open_clip_pretrained.has_hf_hub():
+        from huggingface_hub import constants
+
+        url = constants.ENDPOINT
+    parsed = urlparse(url)
+    if not parsed.hostname:
+        return None
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _unreachable(host: tuple[str, int] | None) -> str | None:
+    """A reason when `host` cannot be reached. One quick connect: huggingface_hub itself
+    retries a refused connection with backoff for ~45 s per model before giving up."""
+    if host is None:
+        return None
+    try:
+        with socket.create_connection(host, timeout=_PROBE_TIMEOUT):
+            return None
+    except OSError as error:
+        return f"cannot reach {host[0]}:{host[1]}: {error.strerror or error}"
 
 
 def _cached_path(tag: dict[str, Any], cache_dir: Path | None) -> Path | None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -37,6 +39,7 @@ SETTLED_AGE_SECONDS = 2.0
 # A live file that fails to decode is retried for this long: writers flush in pieces.
 INCOMPLETE_GRACE_SECONDS = 10.0
 BATCH_WINDOW_SECONDS = 0.05
+DISK_FULL_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Pipeline:
         thumbnails_dir: Path,
         read_metadata: MetadataReader,
         batch_size: int = 16,
-        io_workers: int = 2,
+        io_workers: int | None = None,
         model_retry_seconds: float = 60.0,
     ) -> None:
         self.store = store
@@ -82,15 +85,19 @@ class Pipeline:
         self.thumbnails_dir = thumbnails_dir
         self.read_metadata = read_metadata
         self.batch_size = batch_size
-        self.io_workers = io_workers
+        # Decoding is the bottleneck once a GPU embeds (~22 PNGs/s per thread vs thousands of
+        # images/s on an H100, bench/RESULTS.md): one decode thread per core, up to 8. On a
+        # 2-core CPU machine that is 2, sharing the cores with torch.
+        self.io_workers = io_workers or max(2, min(8, os.cpu_count() or 2))
         self.model_retry_seconds = model_retry_seconds
-        self.io_pool = ThreadPoolExecutor(io_workers, thread_name_prefix="photomapd-io")
+        self.io_pool = ThreadPoolExecutor(self.io_workers, thread_name_prefix="photomapd-io")
         self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="photomapd-model")
         self.pending: dict[tuple[str, Path], PendingFile] = {}
         self.ready: asyncio.Queue[PendingFile] = asyncio.Queue()
         self.prepared: asyncio.Queue[PreparedImage] = asyncio.Queue(maxsize=4 * batch_size)
         self.in_flight = 0
         self.counters = Counters()
+        self.problem: str | None = None  # a condition the user must fix (disk full)
         self.unpaused = asyncio.Event()
         self.unpaused.set()
         self.catch_up_wanted = asyncio.Event()
@@ -153,6 +160,7 @@ class Pipeline:
             "failed": self.counters.failed,
             "rate": round(rate, 2),
             "eta_seconds": round(queued / rate, 1) if rate > 0 and queued else None,
+            "problem": self.problem,
         }
 
     def publish_progress(self, force: bool = False) -> None:
@@ -261,7 +269,35 @@ class Pipeline:
             finally:
                 self.in_flight -= 1
 
+    def _disk_full(self, error: BaseException) -> bool:
+        """A full disk is not the file's fault: hold the work, say so, retry later."""
+        full = (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+            isinstance(error, sqlite3.OperationalError) and "full" in str(error)
+        )
+        if full:
+            where = getattr(error, "filename", None) or "the data folder"
+            message = (
+                f"disk full while writing {where} ({error}); free some space — waiting images "
+                f"are retried every {DISK_FULL_RETRY_SECONDS:.0f} s and nothing is lost"
+            )
+            if self.problem != message:
+                log.error("%s", message)
+            self.problem = message
+            self.publish_progress(force=True)
+        return full
+
+    def _retry_later(self, album: str, paths: list[Path]) -> None:
+        async def later() -> None:
+            await asyncio.sleep(DISK_FULL_RETRY_SECONDS)
+            for path in paths:
+                self.submit(Change(ChangeKind.CREATED, album, path, from_scan=True))
+
+        self.spawn(later())
+
     async def _decode_failed(self, pending: PendingFile, error: Exception) -> None:
+        if self._disk_full(error):
+            self._retry_later(pending.album, [pending.path])
+            return
         try:
             stat = pending.path.stat()
         except OSError:
@@ -303,8 +339,12 @@ class Pipeline:
                     self.in_flight += 1
                 vectors = await self._embed_batch(batch)
                 await self._write_batch(batch, vectors)
-            except Exception:
-                log.exception("writing a batch of %d images failed", len(batch))
+            except Exception as error:
+                if self._disk_full(error):
+                    for item in batch:
+                        self._retry_later(item.album, [item.path])
+                else:
+                    log.exception("writing a batch of %d images failed", len(batch))
             finally:
                 self.in_flight -= len(batch)
 
@@ -407,6 +447,7 @@ class Pipeline:
                 kind = EventKind.IMAGE_ADDED if is_new else EventKind.IMAGE_UPDATED
                 self.events.publish(kind, {"image": image_json(rows[image_id])})
         now = time.monotonic()
+        self.problem = None  # a batch was written: whatever blocked writes is gone
         self.counters.done += len(batch)
         self.counters.completions.extend([now] * len(batch))
         if any(vector is None for vector in vectors):

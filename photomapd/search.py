@@ -95,6 +95,12 @@ class Searcher:
             )
         return self._previous if len(self._previous[1]) > len(self.vectors) else current
 
+    def close(self) -> None:
+        """Blocking: end the previous model's worker, if one was started for searches."""
+        if self._previous is not None:
+            self._previous[0].unload()
+            self._previous = None
+
     async def retire_previous_models(self) -> None:
         """The new model covers everything: drop older models' vectors and files."""
         assert self.data_dir is not None
@@ -107,7 +113,7 @@ class Searcher:
         self._no_previous_model = True
         if self._previous is not None:
             log.info("new model caught up; previous model's vectors removed")
-            self._previous = None
+            await asyncio.to_thread(self.close)
 
     async def _require_model(self, embedder: Any) -> None:
         if embedder is not self.pipeline.embedder:

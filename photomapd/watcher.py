@@ -85,7 +85,9 @@ class FolderWatcher:
         sink: Callable[[Change], None],
         force_polling: bool = False,
         polling_interval: float = 1.0,
+        native_observer: Callable[[], BaseObserver] = Observer,
     ) -> None:
+        self.native_observer = native_observer
         self.loop = loop
         self.sink = sink
         self.force_polling = force_polling or os.environ.get("PHOTOMAPD_WATCH") == "polling"
@@ -106,7 +108,7 @@ class FolderWatcher:
                 self._polling.start()
             return self._polling
         if self._native is None:
-            self._native = Observer()
+            self._native = self.native_observer()
             self._native.start()
         return self._native
 

@@ -48,7 +48,7 @@ async def write_slowly(
 
 async def wait_for(
     predicate: Callable[[], Awaitable[Any]],
-    timeout: float = 10.0,
+    timeout: float = 20.0,
     interval: float = 0.05,
     message: str = "condition",
 ) -> Any:
@@ -104,7 +104,7 @@ class EventStream:
         self,
         kind: str,
         predicate: Callable[[dict[str, Any]], bool] = lambda d: True,
-        timeout: float = 10.0,
+        timeout: float = 20.0,
     ) -> dict[str, Any]:
         async def found() -> dict[str, Any] | None:
             return next((data for data in self.of_kind(kind) if predicate(data)), None)

@@ -19,14 +19,22 @@ from photomapd.embedder import Embedder, ModelState, ModelUnavailable, resolve_d
 from tests.tinyclip import TINY_CLIP_CONFIG, TINY_CLIP_DIM, write_tiny_clip
 
 # Sockets opened while a test watches: the audit hook sees every connect and DNS lookup, in
-# open_clip, huggingface_hub and urllib alike. Installed once; it only records when asked.
+# open_clip, huggingface_hub and urllib alike, records it and refuses anything but loopback.
+# Installed once; it only acts while the `network_calls` fixture is active.
 _NETWORK_WATCH: dict[str, list[str] | None] = {"calls": None}
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _audit(event: str, args: tuple) -> None:
     calls = _NETWORK_WATCH["calls"]
-    if calls is not None and event in ("socket.connect", "socket.getaddrinfo"):
-        calls.append(f"{event} {args[1] if event == 'socket.connect' else args[0]}")
+    if calls is None or event not in ("socket.connect", "socket.getaddrinfo"):
+        return
+    target = args[1] if event == "socket.connect" else args[0]
+    host = target[0] if isinstance(target, tuple) else target
+    host = host.decode() if isinstance(host, bytes) else str(host)
+    calls.append(f"{event} {host}")
+    if host not in _LOOPBACK:
+        raise ConnectionRefusedError(f"test blocked a network call to {host}")
 
 
 sys.addaudithook(_audit)
@@ -38,6 +46,10 @@ def network_calls():
     _NETWORK_WATCH["calls"] = calls
     yield calls
     _NETWORK_WATCH["calls"] = None
+
+
+def _outside(calls: list[str]) -> list[str]:
+    return [call for call in calls if call.split()[-1] not in _LOOPBACK]
 
 
 @pytest.fixture
@@ -58,6 +70,7 @@ def _images() -> list[Image.Image]:
 def test_embeds_images_as_unit_vectors(embedder: Embedder) -> None:
     assert embedder.state is ModelState.UNLOADED
     assert embedder.dim == TINY_CLIP_DIM  # known from the config, before loading
+    assert embedder.input_size == 32
     vectors = embedder.embed_images(_images())
     assert embedder.state is ModelState.READY and embedder.error is None
     assert vectors.shape == (3, TINY_CLIP_DIM) and vectors.dtype == np.float32
@@ -91,6 +104,13 @@ def test_preprocess_needs_no_weights(embedder: Embedder) -> None:
         embedder.embed_preprocessed(batch), embedder.embed_images(_images()), atol=1e-6
     )
     assert embedder.embed_preprocessed(tensor).shape == (1, TINY_CLIP_DIM)
+
+
+def test_long_prompts_are_truncated_not_rejected(embedder: Embedder) -> None:
+    prompt = ", ".join(["masterpiece, intricate detail, volumetric light"] * 40)  # >> 77 tokens
+    vectors = embedder.embed_text([prompt, "ünïcödé ✓ 日本語"])
+    assert vectors.shape == (2, TINY_CLIP_DIM)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
 def test_empty_batches(embedder: Embedder) -> None:
@@ -179,7 +199,7 @@ def test_hub_weights_offline_fail_fast_without_network(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     embedder = Embedder("ViT-B-32", "laion2b_s34b_b79k", cache_dir=tmp_path / "cache")
-    assert embedder.dim == 512
+    assert embedder.dim == 512 and embedder.input_size == 224
     started = time.monotonic()
     with pytest.raises(ModelUnavailable) as caught:
         embedder.embed_text(["x"])
@@ -188,7 +208,28 @@ def test_hub_weights_offline_fail_fast_without_network(
     assert "laion2b_s34b_b79k" in message and "ViT-B-32" in message
     assert "model.pretrained" in message and "connect once" in message
     assert embedder.state is ModelState.UNAVAILABLE
-    assert network_calls == []
+    assert network_calls == []  # not even a DNS lookup
+
+
+def test_unreachable_hub_fails_fast_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, network_calls: list[str]
+) -> None:
+    # Online mode, but the hub is a closed loopback port (as HF_ENDPOINT would set it): fails
+    # at once instead of sitting through huggingface_hub's ~45 s of retries.
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    embedder = Embedder("ViT-B-32", "laion2b_s34b_b79k", device="cpu", cache_dir=tmp_path)
+    started = time.monotonic()
+    with pytest.raises(ModelUnavailable) as caught:
+        embedder.load()
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert message.startswith("could not download weights 'laion2b_s34b_b79k' for ViT-B-32")
+    assert "no network (cannot reach 127.0.0.1:9" in message
+    assert "model.pretrained" in message and "connect once" in message
+    assert network_calls and _outside(network_calls) == []
 
 
 def test_corrupt_cached_download_is_cleared_and_retried_once(
@@ -283,3 +324,10 @@ def test_cuda_uses_fp16_and_frees_memory(tiny_clip) -> None:
     embedder.unload()
     # Weights and cuBLAS workspaces are back; allow 2 MiB for the small cuBLASLt workspace.
     assert torch.cuda.memory_allocated() <= baseline + (2 << 20)
+
+
+def test_docs_name_every_state_and_the_offline_switch() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text(encoding="utf-8")
+    for state in ModelState:
+        assert f"`{state.value}`" in doc, state
+    assert "HF_HUB_OFFLINE" in doc

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -158,6 +160,16 @@ def test_modes_become_rgb_with_transparency_on_white(tmp_path: Path) -> None:
     assert gray.mode == "RGB" and gray.getpixel((1, 1)) == (128, 128, 128)
 
 
+def test_sixteen_bit_grey_keeps_its_tones(tmp_path: Path) -> None:
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    path = _save(tmp_path / "depth.png", Image.fromarray(ramp))
+    image = imaging.open_image(path)
+    assert image.mode == "RGB"
+    assert image.getpixel((0, 0)) == (0, 0, 0)
+    assert image.getpixel((63, 63)) == (255, 255, 255)
+    assert 100 < image.getpixel((0, 32))[0] < 155  # mid-grey stays mid-grey, not white
+
+
 def test_target_size_reduces_but_never_below_target(tmp_path: Path) -> None:
     big = Image.effect_noise((1024, 768), 40).convert("RGB")
     jpeg = imaging.open_image(_save(tmp_path / "big.jpg", big, quality=90), target_size=224)
@@ -199,3 +211,20 @@ def test_content_hash_is_blake2b_of_the_bytes(tmp_path: Path) -> None:
     assert imaging.content_hash(path) != hashlib.blake2b(data, digest_size=32).hexdigest()
     with pytest.raises(ImageError, match="cannot read"):
         imaging.content_hash(tmp_path / "missing.png")
+
+
+def test_embedding_source_prefers_a_fresh_large_enough_invokeai_thumbnail(tmp_path: Path) -> None:
+    square = _save(tmp_path / "square.png", _halves((1024, 1024)))
+    wide = _save(tmp_path / "wide.png", _halves((1536, 640)))
+    assert imaging.embedding_source(square, 224) == square  # no thumbnail yet
+    (tmp_path / "thumbnails").mkdir()
+    for image_path in (square, wide):
+        with Image.open(image_path) as image:
+            thumb = imaging.make_thumbnail(image.convert("RGB"), size=256)
+        (tmp_path / "thumbnails" / f"{image_path.stem}.webp").write_bytes(thumb)
+    assert imaging.embedding_source(square, 224) == tmp_path / "thumbnails" / "square.webp"
+    assert imaging.embedding_source(square, 300) == square  # 256 px is too small for 300
+    assert imaging.embedding_source(wide, 224) == wide  # 256x106: too short for CLIP
+    stale = tmp_path / "thumbnails" / "square.webp"
+    os.utime(stale, (0, 0))  # older than the image: from a previous file of that name
+    assert imaging.embedding_source(square, 224) == square

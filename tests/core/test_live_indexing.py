@@ -16,11 +16,19 @@ async def test_file_written_in_pieces_and_renamed_appears_live(
     folder = tmp_path / "outputs" / "images"
     running = await start_daemon(make_config(folder))
     async with EventStream(running.session, running.url + "/api/events") as stream:
+        # Warm-up: the first image after start (or after an idle unload) also waits for the
+        # model to load; the latency promise is for a warm daemon.
+        (folder / "warm-up.png").write_bytes(png_bytes((9, 9, 9)))
+        await stream.wait_kind("image_added", lambda d: d["image"]["name"] == "warm-up.png")
         written_at = time.monotonic()
         await write_slowly(folder / "first.png", png_bytes((200, 30, 30)), pieces=5)
         closed_at = time.monotonic()
         added = await stream.wait_kind("image_added", lambda d: d["image"]["name"] == "first.png")
-        arrival = next(t for kind, d, t in stream.events if kind == "image_added")
+        arrival = next(
+            t
+            for kind, d, t in stream.events
+            if kind == "image_added" and d["image"]["name"] == "first.png"
+        )
     assert arrival - closed_at < 2.0, (
         f"took {arrival - closed_at:.2f} s after the file was complete"
     )
@@ -31,8 +39,8 @@ async def test_file_written_in_pieces_and_renamed_appears_live(
     # The temp name never became a row.
     status, page = await running.get("/api/albums/album0/images")
     assert status == 200
-    assert [item["name"] for item in page["items"]] == ["first.png"]
-    assert page["total"] == 1
+    assert [item["name"] for item in page["items"]] == ["first.png", "warm-up.png"]
+    assert page["total"] == 2
 
 
 async def test_file_written_in_place_slowly_is_indexed_once_complete(

@@ -290,3 +290,45 @@ async def test_model_change_reembeds_while_old_vectors_answer(
     )
     assert [row[0] for row in stored_models] == [restarted.daemon.embedder.model_id]
     assert len(list(config.data_dir.glob("vectors-*.usearch"))) <= 1
+
+
+async def test_full_disk_is_reported_and_nothing_is_lost(
+    tmp_path: Path, make_config, start_daemon, monkeypatch
+):
+    """ENOSPC can't be produced safely on a shared machine, so the one write that hits the disk
+    (the thumbnail cache) is made to fail the way a full disk fails."""
+    import errno
+
+    from photomapd import pipeline, preparation
+
+    disk = {"full": True}
+    real_write = preparation.write_file_atomically
+
+    def write(target, data):
+        if disk["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_write(target, data)
+
+    monkeypatch.setattr(preparation, "write_file_atomically", write)
+    monkeypatch.setattr(pipeline, "DISK_FULL_RETRY_SECONDS", 0.5)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes((7, 7, 7)))
+    running = await start_daemon(make_config(folder))
+
+    async def problem() -> str | None:
+        _, status = await running.get("/api/status")
+        return status["indexing"]["problem"]
+
+    message = await wait_for(problem, message="disk-full problem reported")
+    assert "disk full" in message and "free some space" in message and "nothing is lost" in message
+    _, failures = await running.get("/api/albums/album0/failures")
+    assert failures["items"] == [], "a full disk must not mark the image as broken"
+    disk["full"] = False
+
+    async def indexed() -> bool:
+        _, page = await running.get("/api/albums/album0/images")
+        return page["total"] == 1 and page["items"][0]["status"] == "ok"
+
+    await wait_for(indexed, message="indexed once space is back")
+    assert await problem() is None
