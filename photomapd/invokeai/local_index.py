@@ -86,6 +86,8 @@ class LocalIndex:
 
     def snapshot(self, *, fresh: bool = False) -> Snapshot:
         """The cached snapshot, re-read when the database changed (`fresh`: don't wait)."""
+        if not fresh and time.monotonic() - self._checked_at < self.min_interval:
+            return self._snapshot  # the hot path for watcher events: no lock, no stat
         with self._lock:
             now = time.monotonic()
             if not fresh and now - self._checked_at < self.min_interval:
@@ -118,7 +120,7 @@ class LocalIndex:
         return Snapshot(signature, boards, frozenset(intermediates), subfolders)
 
     def is_intermediate(self, path: Path) -> bool:
-        return Path(path).name in self.snapshot().intermediates
+        return path.name in self.snapshot().intermediates
 
     def board_of(self, path: Path | str) -> str | None:
         """Board name ("Uncategorized" for none); None when InvokeAI does not know the file."""
