@@ -52,7 +52,12 @@ def invokeai_like_pngs(folder: Path, count: int, size: int = 1024) -> list[Path]
     for number in range(count):
         pixels = np.roll(base, number * 7, axis=1)
         path = folder / f"{number:05d}.png"
-        Image.fromarray(pixels).save(path, compress_level=1)  # InvokeAI's pil_compress_level=1
+        image = Image.fromarray(pixels)
+        image.save(path, compress_level=1)  # InvokeAI's pil_compress_level=1
+        # InvokeAI also writes a 256-px WebP thumbnail next to every output.
+        (folder / "thumbnails").mkdir(exist_ok=True)
+        image.thumbnail((256, 256))
+        image.save(folder / "thumbnails" / f"{path.stem}.webp", "WEBP")
         paths.append(path)
     return paths
 
@@ -70,6 +75,20 @@ def model_only_rate(embedder: Embedder, paths: list[Path], batch: int) -> float:
         embedder.embed_preprocessed(tensors)
         done += batch
     return done / (time.perf_counter() - started)
+
+
+def decode_only_rate(paths: list[Path], thumbnails: Path, workers: int) -> float:
+    """Images/s of decode + thumbnail + metadata alone on `workers` threads: the other bound
+    (the one that binds once a GPU embeds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from photomapd.preparation import default_metadata_reader, prepare_file
+
+    reader = default_metadata_reader()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda p: prepare_file("a", p, thumbnails, reader, None), paths))
+    return len(paths) / (time.perf_counter() - started)
 
 
 def config_for(data_dir: Path, checkpoint: Path, folders: list[Path], port: int = 0) -> Config:
@@ -306,6 +325,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--live", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
+    parser.add_argument("--only-bulk", action="store_true", help="bulk indexing only (GPU runs)")
     args = parser.parse_args()
     if args.quick:
         args.images, args.rows, args.live = 32, 10_000, 5
@@ -313,12 +333,23 @@ async def main() -> None:
         f"machine: {platform.node()} {platform.machine()}, nproc={os.cpu_count()}, "
         f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
+    workers = max(2, min(8, os.cpu_count() or 2))  # as Pipeline chooses
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         checkpoint = write_vit_b32(work)
         paths = invokeai_like_pngs(work / "bulk", args.images)
-        bound = model_only_rate(Embedder("ViT-B-32", str(checkpoint), device="auto"), paths, 16)
+        embedder = Embedder("ViT-B-32", str(checkpoint), device="auto")
+        bound = model_only_rate(embedder, paths, 64 if embedder.device.startswith("cuda") else 16)
+        embedder.unload()
+        decode_bound = decode_only_rate(paths, work / "decode-thumbs", workers)
         ours = await bulk_index_rate(work, checkpoint, paths)
+        if args.only_bulk:
+            print(
+                f"device {embedder.device}; model-only {bound:.1f} img/s; decode-only "
+                f"({workers} threads) {decode_bound:.1f} img/s; ours {ours:.1f} img/s; "
+                f"ours / min(bounds) = {ours / min(bound, decode_bound):.2f}"
+            )
+            return
         latencies = await live_latency(work, checkpoint, args.live)
         end_to_end, lookup = await search_at_scale(work, checkpoint, args.rows)
         reconcile_seconds = await reconcile_unchanged(work, checkpoint, args.rows)
@@ -326,13 +357,15 @@ async def main() -> None:
     print("| measurement | value | target | ratio (target/value or value/target) | |")
     print("|---|---|---|---|---|")
     report("model-only bound (ViT-B-32, batch 16)", bound, "img/s", "—", 1.0, True)
+    report(f"decode-only bound ({workers} threads)", decode_bound, "img/s", "—", 1.0, True)
+    tight = min(bound, decode_bound)
     report(
         "bulk indexing, 1024² PNG",
         ours,
         "img/s",
-        "≥ 0.85 × bound",
-        ours / bound,
-        ours / bound >= 0.85,
+        "≥ 0.85 × min(bounds)",
+        ours / tight,
+        ours / tight >= 0.85,
     )
     report(
         "file closed → image_added p95",

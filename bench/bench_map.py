@@ -40,13 +40,42 @@ def report(name: str, seconds: float, target: float | None) -> None:
     print(f"{name:<48} {seconds * 1000:>10.1f} ms{ratio}", flush=True)
 
 
+def compare_transform(vectors: np.ndarray, new_vectors: np.ndarray) -> None:
+    import warnings
+
+    import umap
+
+    reducer = umap.UMAP(
+        n_neighbors=15, min_dist=0.05, metric="cosine", random_state=42, n_jobs=1, low_memory=True
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reducer.fit(vectors)
+        start = time.perf_counter()
+        reducer.transform(new_vectors[:1])
+        report("umap transform(), first call", time.perf_counter() - start, 0.1)
+        timings = []
+        for offset in range(1, 21):
+            start = time.perf_counter()
+            reducer.transform(new_vectors[offset : offset + 1])
+            timings.append(time.perf_counter() - start)
+    report("umap transform(), later calls (median of 20)", statistics.median(timings), 0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--layout-points", type=int, default=50_000)
     parser.add_argument("--payload-points", type=int, default=100_000)
     parser.add_argument("--refit", action="store_true", help="also time a +25 %% refit")
+    parser.add_argument(
+        "--compare-transform",
+        action="store_true",
+        help="also time umap's own transform() for one new image (the alternative to k-NN)",
+    )
     args = parser.parse_args()
     print(f"{platform.node()} {platform.processor() or platform.machine()} nproc={os.cpu_count()}")
+    # The box may be shared: the load average says how much of the 2 cores we really had.
+    print(f"load average at start: {os.getloadavg()}")
 
     start = time.perf_counter()
     fit_layout(np.arange(2000), clustered_vectors(2000, seed=9))
@@ -86,6 +115,9 @@ def main() -> None:
         moved = np.linalg.norm(refitted.xy[: len(layout)] - layout.xy, axis=1).mean()
         print(f"{'  mean move of known points (extent 1.0)':<48} {moved:>10.4f}")
 
+    if args.compare_transform:
+        compare_transform(vectors[:n], vectors[n:])
+
     m = args.payload_points
     rng = np.random.default_rng(1)
     ids = np.cumsum(rng.integers(1, 3, m))
@@ -118,5 +150,10 @@ def main() -> None:
     )
 
 
-if __name__ == "__main__":
+def _main_with_load() -> None:
     main()
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    _main_with_load()

@@ -2,4 +2,6 @@ import sys
 
 from photomapd.cli import main
 
-sys.exit(main())
+# Guarded: the model worker process (multiprocessing "spawn") re-imports the main module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -268,6 +268,16 @@ def _run_umap(vectors: np.ndarray, params: LayoutParams, init: np.ndarray | None
 def _knn_place(
     known_vectors: np.ndarray, known_xy: np.ndarray, new_vectors: np.ndarray, k: int
 ) -> np.ndarray:
+    # In chunks: 12k new x 50k known similarities (plus argpartition's int64 indices) would
+    # otherwise take 7 GB at once when a refit places a large batch.
+    chunk = max(1, 2**24 // max(len(known_vectors), 1))
+    if len(new_vectors) > chunk:
+        return np.concatenate(
+            [
+                _knn_place(known_vectors, known_xy, new_vectors[start : start + chunk], k)
+                for start in range(0, len(new_vectors), chunk)
+            ]
+        )
     k = max(1, min(k, len(known_vectors)))
     similarity = new_vectors @ known_vectors.T
     if k < len(known_vectors):

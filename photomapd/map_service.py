@@ -2,31 +2,28 @@
 background when an album grew a lot, persists to SQLite and announces `map_updated`.
 
 Threading: all reads and mutations of a live SemanticMap run on one worker thread (`_live`);
-fits run on their own daemon thread from a snapshot, so a minute-long refit never delays placing new images and
-nothing heavy touches the event loop.
+UMAP fits run from a snapshot in a low-priority worker process (map_fit_process), so a
+minute-long refit never delays placing new images and never holds the daemon's GIL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gzip
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from photomapd import map_worker
 from photomapd.events import Event, EventBus, EventKind
-from photomapd.map_clusters import DEFAULT_STRENGTH, ClusterInfo
-from photomapd.map_layout import LayoutParams, MapLayout
-from photomapd.map_payload import MapPoints, cluster_json, encode_payload
-from photomapd.map_store import MapState, MapStore
+from photomapd.map_fit_process import FitProcess
+from photomapd.map_layout import LayoutParams
+from photomapd.map_payload import cluster_json
+from photomapd.map_store import MapStore
 from photomapd.semantic_map import SemanticMap
 from photomapd.store import Store
 
@@ -34,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.3  # batch arrivals: one placement + one event per burst, not per image
 MIN_SECONDS_BETWEEN_FITS = 20.0
+SMALL_ALBUM = 16  # below this a "fit" is a PCA projection (map_layout), done in-thread
 
 
 def prompt_of(metadata_summary: Any) -> str | None:
@@ -47,15 +45,13 @@ def prompt_of(metadata_summary: Any) -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class _AlbumMap:
-    semantic: SemanticMap
-    fitting: bool = False
-    fit_deferred: bool = False
-    last_fit_started: float = 0.0
-    payload: tuple[int, str, bytes, bytes] | None = None  # (version, status, json, gzip)
-    pending_add: dict[int, str | None] = field(default_factory=dict)
-    pending_remove: set[int] = field(default_factory=set)
+def _stored_prompt(metadata_json: str | None) -> str | None:
+    if not metadata_json:
+        return None
+    try:
+        return prompt_of(json.loads(metadata_json))
+    except ValueError:
+        return None
 
 
 class MapService:
@@ -75,8 +71,9 @@ class MapService:
         self.model_id = model_id
         self.album_keys = album_keys
         self.params = params or LayoutParams()
-        self._albums: dict[str, _AlbumMap] = {}
+        self._albums: dict[str, map_worker.AlbumMap] = {}
         self._live = ThreadPoolExecutor(1, thread_name_prefix="map-live")
+        self._fit_process = FitProcess()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_scheduled = False
         self._running = False
@@ -87,49 +84,74 @@ class MapService:
         await self.map_store.ensure_schema()
         self._running = True
         self.events.add_listener(self._on_event)
+        # Loading 100k vectors takes a second or two: in the background, so the daemon starts
+        # serving at once (the map routes answer 503 map_loading meanwhile).
         for album in self.album_keys():
-            await self._open_album(album)
+            self._spawn(self._open_album(album))
 
     async def stop(self) -> None:
         self._running = False
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fit_process.close()
         await asyncio.to_thread(self._live.shutdown, True, cancel_futures=True)
 
     async def _open_album(self, album: str) -> None:
-        """Restore the saved map, reconciled with the vectors SQLite has now."""
-        ids, vectors = await self._album_vectors(album)
-        stored = await self.map_store.load(album)
-        semantic = await self._run(self._live, _restore, ids, vectors, stored, self.params)
-        entry = _AlbumMap(semantic)
+        """Restore the saved map, reconciled with the vectors SQLite has now. Events arriving
+        meanwhile queue on the entry and are applied once it is loaded."""
+        entry = map_worker.AlbumMap(SemanticMap.empty(self.params), loading=True)
         self._albums[album] = entry
+        stored = None
+        try:
+            ids, vectors, prompts = await self._album_vectors(album)
+            stored = await self.map_store.load(album)
+            entry.semantic = await self._run(
+                self._live, map_worker.restore, ids, vectors, stored, self.params, prompts
+            )
+        except Exception:
+            logger.exception(
+                "could not restore the map of %s; it is rebuilt from new images", album
+            )
+        finally:
+            entry.loading = False
+        semantic = entry.semantic
         logger.info("map of %s: %d points (version %d)", album, len(semantic), semantic.version)
         if semantic.needs_refit() or (stored is None and len(semantic)):
             self._start_fit(album)
+        if entry.pending_add or entry.pending_remove:
+            self._schedule_flush()
 
-    async def _album_vectors(self, album: str) -> tuple[np.ndarray, np.ndarray]:
+    async def _album_vectors(
+        self, album: str
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, str | None]]:
+        """(ids, vectors, prompts) of the album's embedded images; prompts label the clusters."""
         rows = await self.store.fetch_all(
-            "SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id "
+            "SELECT e.image_id, e.vector, i.metadata_json FROM embeddings e "
+            "JOIN images i ON i.id = e.image_id "
             "WHERE i.album = ? AND i.status = 'ok' AND e.model_id = ? ORDER BY e.image_id",
             (album, self.model_id()),
         )
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32), {}
         ids = np.array([row[0] for row in rows], dtype=np.int64)
-        return ids, np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+        vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
+        return ids, vectors, {int(row[0]): _stored_prompt(row[2]) for row in rows}
 
     # --- queries -----------------------------------------------------------------------
 
     def has_album(self, album: str) -> bool:
         return album in self._albums
 
+    def is_loading(self, album: str) -> bool:
+        return self._albums[album].loading
+
     async def payload(self, album: str) -> tuple[int, bytes, bytes]:
         """(version, JSON body, gzip of it), cached per map version."""
         entry = self._albums[album]
         status = "fitting" if entry.fitting else ("ready" if len(entry.semantic) else "empty")
         if entry.payload is None or entry.payload[:2] != (entry.semantic.version, status):
-            encoded = await self._run(self._live, _encode, entry.semantic, album, status)
+            encoded = await self._run(self._live, map_worker.encode, entry.semantic, album, status)
             entry.payload = (entry.semantic.version, status, *encoded)
         version, _, body, compressed = entry.payload
         return version, body, compressed
@@ -189,6 +211,9 @@ class MapService:
             return
         else:
             return
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._spawn(self._flush_later())
@@ -204,17 +229,20 @@ class MapService:
         await asyncio.sleep(FLUSH_SECONDS)
         self._flush_scheduled = False
         for album, entry in list(self._albums.items()):
-            if entry.pending_add or entry.pending_remove:
-                await self._flush(album, entry)
+            if not entry.loading and (entry.pending_add or entry.pending_remove):
+                try:
+                    await self._flush(album, entry)
+                except Exception:  # one album's failure must not stop the others' updates
+                    logger.exception("updating the map of %s failed; it catches up on refit", album)
 
-    async def _flush(self, album: str, entry: _AlbumMap) -> None:
+    async def _flush(self, album: str, entry: map_worker.AlbumMap) -> None:
         adds, entry.pending_add = entry.pending_add, {}
         removes, entry.pending_remove = sorted(entry.pending_remove), set()
         ids, vectors = await self._vectors_for(list(adds))
         prompts = [adds[int(i)] for i in ids]
         # entry.semantic is read on the live thread: a finished fit may swap it meanwhile.
         points, removed, state, refit_due = await self._run(
-            self._live, _apply, entry, ids, vectors, prompts, removes
+            self._live, map_worker.apply, entry, ids, vectors, prompts, removes
         )
         await self.map_store.upsert_points(album, points, removed, state)
         self._announce(
@@ -266,17 +294,20 @@ class MapService:
         entry.last_fit_started = time.monotonic()
         self._spawn(self._fit(album, entry))
 
-    async def _fit_later(self, album: str, entry: _AlbumMap, delay: float) -> None:
+    async def _fit_later(self, album: str, entry: map_worker.AlbumMap, delay: float) -> None:
         await asyncio.sleep(delay)
         entry.fit_deferred = False
         if self._albums.get(album) is entry and entry.semantic.needs_refit():
             self._start_fit(album)
 
-    async def _fit(self, album: str, entry: _AlbumMap) -> None:
+    async def _fit(self, album: str, entry: map_worker.AlbumMap) -> None:
         try:
-            snapshot = await self._run(self._live, _snapshot, entry.semantic)
+            snapshot = await self._run(self._live, map_worker.snapshot, entry.semantic)
             started = time.perf_counter()
-            fitted = await _in_daemon_thread(_fit, snapshot, self.params)
+            if len(snapshot) < SMALL_ALBUM:  # PCA layout, instant: not worth a process
+                fitted = await self._run(self._live, map_worker.fit, snapshot, self.params)
+            else:
+                fitted = await self._fit_process.fit(snapshot, self.params)
             logger.info(
                 "map of %s refitted: %d points in %.1f s",
                 album,
@@ -285,7 +316,7 @@ class MapService:
             )
             if self._albums.get(album) is not entry:
                 return  # album deleted meanwhile
-            await self._run(self._live, _catch_up, fitted, entry)
+            await self._run(self._live, map_worker.catch_up, fitted, entry)
             await self._save_all(album)
             self._announce(album, {"refit": True})
         except Exception:
@@ -296,13 +327,18 @@ class MapService:
             self._start_fit(album)  # the album kept growing during the fit
 
     async def _save_all(self, album: str) -> None:
-        points, clusters, state = await self._run(self._live, _persistable, self._albums[album])
+        points, clusters, state = await self._run(
+            self._live, map_worker.persistable, self._albums[album]
+        )
         await self.map_store.replace(album, points, clusters, state)
 
     # --- helpers -----------------------------------------------------------------------
 
     def _announce(self, album: str, data: dict[str, Any]) -> None:
-        semantic = self._albums[album].semantic
+        entry = self._albums.get(album)
+        if entry is None:  # deleted meanwhile
+            return
+        semantic = entry.semantic
         self.events.publish(
             EventKind.MAP_UPDATED,
             {"album": album, "version": semantic.version, "count": len(semantic), **data},
@@ -317,130 +353,3 @@ class MapService:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _in_daemon_thread(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-    """Run a fit on its own daemon thread: a UMAP fit cannot be interrupted, and quitting the
-    daemon must not wait a minute for one (an executor thread would be joined at exit)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def deliver(setter: Callable[[Any], None], value: Any) -> None:
-        if not future.done():
-            setter(value)
-
-    def work() -> None:
-        try:
-            result = function(*args)
-        except BaseException as error:  # handed to the awaiting coroutine
-            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, error)
-        else:
-            outcome = (future.set_result, result)
-        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
-            loop.call_soon_threadsafe(deliver, *outcome)
-
-    threading.Thread(target=work, name="map-fit", daemon=True).start()
-    return future
-
-
-# --- worker-thread functions (pure, on the executors) --------------------------------------
-
-
-def _restore(ids, vectors, stored, params: LayoutParams) -> SemanticMap:  # type: ignore[no-untyped-def]
-    if stored is None or len(stored.points) == 0:
-        # No saved map: every point waits at the centre (status "fitting") until the first fit,
-        # which the caller starts at once. Tiny albums are laid out here (PCA, instant).
-        if len(ids) < 16:
-            return (
-                SemanticMap.fit(ids, vectors, params=params)
-                if len(ids)
-                else SemanticMap(MapLayout(ids, np.zeros((0, 2)), np.zeros((0, 1)), 0, params))
-            )
-        layout = MapLayout(ids[:0], np.zeros((0, 2)), vectors[:0], 0, params)
-        semantic = SemanticMap(layout, strength=DEFAULT_STRENGTH)
-        semantic.add(ids, vectors)
-        return semantic
-    row_of = {int(i): row for row, i in enumerate(ids)}
-    keep = np.array([int(i) in row_of for i in stored.points.ids], dtype=bool)
-    kept_ids = stored.points.ids[keep]
-    kept_vectors = vectors[[row_of[int(i)] for i in kept_ids]] if len(kept_ids) else vectors[:0]
-    layout = MapLayout(
-        kept_ids, stored.points.xy[keep], kept_vectors, stored.state.fitted_count, params
-    )
-    semantic = SemanticMap(
-        layout,
-        labels=stored.points.clusters[keep],
-        clusters=stored.clusters,
-        strength=stored.state.strength,
-        version=stored.state.version,
-    )
-    new = np.array([int(i) not in layout for i in ids], dtype=bool)
-    if new.any():  # indexed while the daemon was down, or before the map was saved
-        semantic.add(ids[new], vectors[new])
-    return semantic
-
-
-def _apply(entry: _AlbumMap, ids, vectors, prompts, removes):  # type: ignore[no-untyped-def]
-    """Place/remove on the live map: (placed points, removed ids, state, refit due)."""
-    semantic = entry.semantic
-    removed = [i for i in removes if i in semantic.layout]
-    semantic.remove(np.array(removed, dtype=np.int64))
-    if len(ids):
-        semantic.add(ids, vectors, prompts)
-    points = semantic.points()
-    placed = np.isin(points.ids, ids)
-    placed_points = MapPoints(points.ids[placed], points.xy[placed], points.clusters[placed])
-    return placed_points, removed, _state(semantic), semantic.needs_refit()
-
-
-def _snapshot(semantic: SemanticMap) -> SemanticMap:
-    return SemanticMap(
-        semantic.layout.snapshot(),
-        labels=semantic.labels.copy(),
-        clusters=list(semantic.clusters),
-        prompts=dict(semantic.prompts),
-        strength=semantic.strength,
-        version=semantic.version,
-    )
-
-
-def _fit(snapshot: SemanticMap, params: LayoutParams) -> SemanticMap:
-    layout = snapshot.layout
-    return SemanticMap.fit(
-        layout.ids,
-        layout.vectors,
-        snapshot.prompts,
-        snapshot.strength,
-        previous=snapshot,
-        params=params,
-    )
-
-
-def _catch_up(fitted: SemanticMap, entry: _AlbumMap) -> None:
-    """Apply what changed on the live map while the fit ran (new images, removed images),
-    then make the fitted map the live one."""
-    live = entry.semantic
-    gone = fitted.layout.ids[~np.isin(fitted.layout.ids, live.layout.ids)]
-    fitted.remove(gone)
-    new = ~np.isin(live.layout.ids, fitted.layout.ids)
-    if new.any():
-        prompts = [live.prompts.get(int(i)) for i in live.layout.ids[new]]
-        fitted.add(live.layout.ids[new], live.layout.vectors[new], prompts)
-    fitted.version = max(fitted.version, live.version + 1)
-    entry.semantic = fitted
-
-
-def _persistable(entry: _AlbumMap) -> tuple[MapPoints, list[ClusterInfo], MapState]:
-    semantic = entry.semantic
-    return semantic.points(), list(semantic.clusters), _state(semantic)
-
-
-def _encode(semantic: SemanticMap, album: str, status: str) -> tuple[bytes, bytes]:
-    body = encode_payload(semantic.points(), album, semantic.version)
-    body["status"] = status
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    return raw, gzip.compress(raw, compresslevel=5)
-
-
-def _state(semantic: SemanticMap) -> MapState:
-    return MapState(semantic.version, semantic.layout.fitted_count, semantic.strength, time.time())

@@ -71,6 +71,10 @@ class SemanticMap:
         fitted.recluster()
         return fitted
 
+    @classmethod
+    def empty(cls, params: LayoutParams | None = None) -> SemanticMap:
+        return cls(MapLayout(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 1)), 0, params))
+
     def __len__(self) -> int:
         return len(self.layout)
 
@@ -136,7 +140,12 @@ class SemanticMap:
         if known_count == 0:
             return np.full(len(xy), NOISE, dtype=np.int32)
         known_xy = self.layout.xy[:known_count]
-        nearest = [int(np.argmin(((known_xy - point) ** 2).sum(axis=1))) for point in xy]
+        if len(xy) <= 32:  # the usual live arrival: a brute-force scan beats building a tree
+            nearest = [int(np.argmin(((known_xy - point) ** 2).sum(axis=1))) for point in xy]
+        else:
+            from sklearn.neighbors import KDTree
+
+            nearest = KDTree(known_xy).query(xy, k=1, return_distance=False)[:, 0]
         return self.labels[nearest].astype(np.int32)
 
     def _changed(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from photomapd.metadata_schema import METADATA_MIGRATION
+from photomapd.metadata_schema import METADATA_MIGRATION, METADATA_MIGRATION_3
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ MIGRATIONS: list[str] = [
     """,
     # 2: generation metadata filter columns, LoRA table, prompt FTS5 (metadata_schema.py)
     METADATA_MIGRATION,
-    # 3: InvokeAI board of each image in InvokeAI's images folder (NULL elsewhere)
+    # 3: metadata filter columns as plain trigger-filled columns with covering indexes
+    METADATA_MIGRATION_3,
+    # 4: InvokeAI board of each image in InvokeAI's images folder (NULL elsewhere)
     "ALTER TABLE images ADD COLUMN board TEXT",
 ]
 

@@ -7,10 +7,13 @@ Imports Xlib lazily, never pystray (tray.py passes pystray's class in).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+import queue
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +31,8 @@ def xorg_icon_class(base: type, popup: Callable[[int, int], None]) -> type:
     Upstream creates the window without ButtonPressMask, so even the default action never
     fires; the title goes into WM_NAME, which Xlib encodes as Latin-1.
     """
+    import Xlib.display
+    import Xlib.protocol.event
     import Xlib.X
 
     class XorgTrayIcon(base):  # type: ignore[misc, valid-type]
@@ -37,6 +42,75 @@ def xorg_icon_class(base: type, popup: Callable[[int, int], None]) -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._message_handlers[Xlib.X.ButtonRelease] = self._on_button_release
+
+        # -- calls from other threads -------------------------------------------------------
+        # Upstream sends its "run this on the X thread" message over the X thread's own
+        # connection, from the calling thread. python-xlib then lets that thread read replies
+        # meant for the X thread, and both wait forever (seen as a hang on Quit). Here other
+        # threads wake the X thread over a second connection and hand it the work in a queue.
+        def _rewrite_implementation(self, *methods: Any) -> None:
+            self._pending: queue.Queue[tuple[Callable[[], None], queue.Queue[Any]]] = queue.Queue()
+            self._wake_atom = self._display.intern_atom("_PHOTOMAPD_TRAY_WAKE")
+            self._wake_lock = threading.Lock()
+            self._wake_display: Any = None
+            self._loop_done = threading.Event()
+            for method in methods:
+                setattr(self, method.__name__, self._dispatcher(method))
+            self._message_handlers[Xlib.X.ClientMessage] = self._on_client_message
+
+        def _dispatcher(self, method: Callable[[], None]) -> Callable[[], None]:
+            def dispatch() -> None:
+                thread = getattr(self, "_thread", None)
+                if thread is None or thread is threading.current_thread():
+                    method()  # before the loop runs, or on the X thread itself
+                    return
+                reply: queue.Queue[BaseException | None] = queue.Queue(maxsize=1)
+                self._pending.put((method, reply))
+                self._wake()
+                while not self._loop_done.is_set():
+                    with contextlib.suppress(queue.Empty):
+                        error = reply.get(timeout=0.5)
+                        if error is not None:
+                            raise error
+                        return
+
+            return dispatch
+
+        def _wake(self) -> None:
+            with self._wake_lock:
+                if self._loop_done.is_set():
+                    return
+                if self._wake_display is None:
+                    self._wake_display = Xlib.display.Display(self._display.get_display_name())
+                window = self._wake_display.create_resource_object("window", self._window.id)
+                event = Xlib.protocol.event.ClientMessage(
+                    window=window, client_type=self._wake_atom, data=(32, [0, 0, 0, 0, 0])
+                )
+                window.send_event(event, event_mask=0)  # goes to the window's creator
+                self._wake_display.flush()
+
+        def _on_client_message(self, event: Any) -> None:
+            if event.client_type != self._wake_atom:
+                return
+            while True:
+                try:
+                    method, reply = self._pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    method()
+                    reply.put(None)
+                except BaseException as error:  # re-raised in the calling thread
+                    reply.put(error)
+
+        def _mainloop(self) -> None:
+            try:
+                super()._mainloop()
+            finally:
+                with self._wake_lock:
+                    self._loop_done.set()
+                    if self._wake_display is not None:
+                        self._wake_display.close()
 
         def _create_window(self) -> Any:
             window = super()._create_window()
@@ -50,10 +124,15 @@ def xorg_icon_class(base: type, popup: Callable[[int, int], None]) -> type:
 
         def ensure_docked(self) -> None:
             """Ask again if the icon is not embedded yet: a tray host that has only just taken
-            the tray selection may drop the first request."""
+            the tray selection may drop the first request. Safe to call from any thread."""
+            self._show()
+
+        def _show(self) -> None:
+            # pystray routes _show to its X thread; every X call stays on that one thread.
             if self._window.query_tree().parent == self._display.screen().root:
-                logger.info("tray icon not docked yet; asking the tray host again")
-                self._show()
+                if self._systray_manager is not None:
+                    logger.info("tray icon not docked yet; asking the tray host again")
+                super()._show()
 
         def _on_button_press(self, event: Any) -> None:
             pass  # act on release: a menu posted while the button is down would eat the release

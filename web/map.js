@@ -7,6 +7,7 @@
 //   element.addEventListener("photomapd:open-image", e => open(e.detail.id));
 //   element.addEventListener("photomapd:result-set", e => show(e.detail.ids));
 //   map.highlight([ids]); map.setCurrent(id);
+//   (or dispatch "photomapd:highlight" {ids} / "photomapd:current-image" {id} on the element)
 
 const GRID = 128;
 const PALETTE = [
@@ -201,6 +202,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       status.textContent = body.error?.message || `map unavailable (HTTP ${response.status})`;
+      if (response.status === 503) setTimeout(load, 1000);  // the daemon is still loading it
       return;
     }
     const payload = await response.json();
@@ -222,10 +224,11 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     if (removed.size) {
       const keep = state.ids.map((id) => !removed.has(id));
       for (const key of ["ids", "x", "y", "cluster"]) state[key] = state[key].filter((_, row) => keep[row]);
+      state.index = new Map(state.ids.map((id, row) => [id, row]));
     }
     for (const point of data.added || []) {
       const row = state.index.get(point.id);
-      if (row !== undefined && !removed.size) {
+      if (row !== undefined) {
         state.x[row] = point.x; state.y[row] = point.y; state.cluster[row] = point.cluster;
       } else {
         state.ids.push(point.id); state.x.push(point.x); state.y.push(point.y); state.cluster.push(point.cluster);
@@ -296,6 +299,10 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     redraw();
   }, { passive: false });
 
+  // A host page can drive the map with events too, without holding the returned object.
+  element.addEventListener("photomapd:highlight", (e) => { state.highlighted = new Set(e.detail.ids); redraw(); });
+  element.addEventListener("photomapd:current-image", (e) => { state.current = e.detail.id; redraw(); });
+
   new ResizeObserver(resize).observe(element);
   resize();
   await load();
@@ -303,6 +310,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
   if (live) {
     events = new EventSource(`${baseUrl}/api/events`);
     events.addEventListener("map_updated", (event) => applyUpdate(JSON.parse(event.data)));
+    events.addEventListener("overflow", () => load());  // we missed updates: start over
   }
 
   return {

@@ -14,6 +14,18 @@ from aiohttp import web
 
 import photomapd
 
+# Generation-metadata filters (routes_metadata.py); without q they are the whole search.
+METADATA_FILTERS: list[tuple[str, str, str]] = [
+    ("prompt", "string", 'full-text prompt search: words ANDed, "phrase", prefix*, OR'),
+    ("model", "string", "model name (exact, case-insensitive)"),
+    ("lora", "string", "LoRA name (exact, case-insensitive)"),
+    ("generator", "string", "invokeai, a1111, forge, comfyui, novelai, fooocus, swarmui, ..."),
+    ("seed", "integer", "exact seed"),
+    ("since", "string", "created at or after: epoch seconds or ISO date/date-time (UTC)"),
+    ("until", "string", "created before: epoch seconds or ISO date/date-time (UTC)"),
+    ("has_reference", "boolean", "true: only images made with reference images"),
+]
+
 QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
     "GET /api/albums/{key}/images": [
         ("offset", "integer", "first row (default 0)"),
@@ -28,6 +40,11 @@ QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
         ("album", "string", "album key filter"),
         ("limit", "integer", "results (default 50)"),
         ("offset", "integer", "paging offset"),
+        *METADATA_FILTERS,
+    ],
+    "GET /api/albums/{key}/facets": [
+        *METADATA_FILTERS,
+        ("top", "integer", "values per facet (default 100)"),
     ],
     "GET /api/images/{id}/similar": [
         ("limit", "integer", "results (default 50)"),

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from photomapd.api import keys
-from photomapd.api.errors import BadRequest, NotFound
+from photomapd.api.errors import BadRequest, NotFound, Unavailable
 from photomapd.map_service import MapService
 
 MAP_SERVICE = web.AppKey("map_service", MapService)
@@ -17,8 +17,11 @@ MAP_SERVICE = web.AppKey("map_service", MapService)
 
 def _album(request: web.Request) -> str:
     key = request.match_info["key"]
-    if request.app[keys.CONFIG].album(key) is None or not request.app[MAP_SERVICE].has_album(key):
+    service = request.app[MAP_SERVICE]
+    if request.app[keys.CONFIG].album(key) is None:
         raise NotFound("album_not_found", f"no album with key {key!r}")
+    if not service.has_album(key) or service.is_loading(key):
+        raise Unavailable("map_loading", "the map is being loaded; try again in a few seconds")
     return key
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any
 
 from aiohttp import web
@@ -144,6 +145,47 @@ async def get_image_metadata(request: web.Request) -> web.Response:
     )
 
 
+def embedded_workflow(chunks: dict[str, Any]) -> dict[str, Any] | None:
+    """InvokeAI `invokeai_workflow`, ComfyUI `workflow`, or ComfyUI's EXIF variants."""
+    for key in ("invokeai_workflow", "workflow"):
+        if isinstance(chunks.get(key), dict):
+            return chunks[key]
+    bundle = chunks.get("EXIF:UserComment")
+    if isinstance(bundle, dict) and isinstance(bundle.get("workflow"), dict):
+        return bundle["workflow"]
+    for value in chunks.values():
+        if isinstance(value, str) and value[:9].lower() == "workflow:":
+            workflow = _loads(value[9:])
+            if isinstance(workflow, dict):
+                return workflow
+    return None
+
+
+async def get_image_workflow(request: web.Request) -> web.Response:
+    """The workflow embedded in an image (InvokeAI or ComfyUI), as a JSON download.
+
+    This is the file InvokeAI's or ComfyUI's "load workflow" accepts; 404 when the image
+    carries none.
+    """
+    image_id = image_id_param(request)
+    row = await _index(request).image_metadata(image_id)
+    if row is None:
+        raise NotFound("image_not_found", f"no image with id {image_id}")
+    stored = _loads(row["raw_metadata_json"])
+    chunks = stored.get("chunks", stored) if isinstance(stored, dict) else {}
+    workflow = embedded_workflow(chunks if isinstance(chunks, dict) else {})
+    if workflow is None:
+        raise NotFound(
+            "no_workflow",
+            f"image {image_id} has no embedded workflow (only images made from a workflow, "
+            "or by ComfyUI, carry one)",
+        )
+    name = PurePath(str((await request.app[keys.STORE].get_image(image_id) or {}).get("path")))
+    response = web.json_response(workflow)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name.stem}.workflow.json"'
+    return response
+
+
 def _loads(text: str | None) -> Any:
     if not text:
         return None
@@ -174,4 +216,5 @@ async def _reparse_in_background(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/albums/{key}/facets", get_facets)
     app.router.add_get("/api/images/{id}/metadata", get_image_metadata)
+    app.router.add_get("/api/images/{id}/workflow", get_image_workflow)
     app.cleanup_ctx.append(_reparse_in_background)

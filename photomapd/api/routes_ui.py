@@ -1,5 +1,6 @@
 """Routes the browser UI needs beyond the core API: server-side folder picker, zip download of
-selected images, and looking an image up by file name (reference-image thumbnails)."""
+selected images, looking an image up by file name (reference-image thumbnails), and the
+settings dialog's model/port settings (only when the core does not serve /api/settings)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, Forbidden, NotFound
-from photomapd.api.params import json_body
+from photomapd.api.params import image_id_param, json_body
 from photomapd.image_json import image_json
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,159 @@ async def image_lookup(request: web.Request) -> web.Response:
     return web.json_response(image_json(image))
 
 
+# EXIF tags worth showing for photos and other non-AI images: (IFD, tag id, label).
+EXIF_IFD = 0x8769
+EXIF_FIELDS = (
+    (0, 0x010F, "Camera make"),
+    (0, 0x0110, "Camera model"),
+    (EXIF_IFD, 0xA434, "Lens"),
+    (EXIF_IFD, 0x9003, "Taken"),
+    (0, 0x0132, "Modified"),
+    (EXIF_IFD, 0x829A, "Exposure"),
+    (EXIF_IFD, 0x829D, "Aperture"),
+    (EXIF_IFD, 0x8827, "ISO"),
+    (EXIF_IFD, 0x920A, "Focal length"),
+    (0, 0x0112, "Orientation"),
+    (0, 0x0131, "Software"),
+    (0, 0x013B, "Artist"),
+    (0, 0x8298, "Copyright"),
+)
+
+
+def _exif_text(label: str, value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return None  # maker notes and other binary blobs mean nothing to a reader
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        text = str(value).strip("\x00 ").strip()
+        return text[:300] or None
+    if label == "Exposure":
+        return f"1/{round(1 / number)} s" if 0 < number < 1 else f"{number:g} s"
+    if label == "Aperture":
+        return f"f/{number:g}"
+    if label == "Focal length":
+        return f"{number:g} mm"
+    return f"{number:g}"
+
+
+def _read_exif(path: Path) -> dict[str, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            tables = {0: dict(exif), EXIF_IFD: dict(exif.get_ifd(EXIF_IFD))}
+    except (OSError, UnidentifiedImageError, ValueError):
+        return {}
+    found = {}
+    for ifd, tag, label in EXIF_FIELDS:
+        value = tables[ifd].get(tag)
+        text = _exif_text(label, value) if value is not None else None
+        if text:
+            found[label] = text
+    return found
+
+
+async def image_exif(request: web.Request) -> web.Response:
+    """Camera EXIF basics of one image (make, model, lens, date, exposure...), for non-AI images."""
+    image_id = image_id_param(request)
+    row = await request.app[keys.STORE].get_image(image_id)
+    if row is None or row["status"] == "missing":
+        raise NotFound("image_not_found", f"no image with id {image_id}")
+    return web.json_response(
+        {"id": image_id, "exif": await asyncio.to_thread(_read_exif, Path(row["path"]))}
+    )
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _settings_json(request: web.Request) -> dict[str, Any]:
+    config = request.app[keys.CONFIG]
+    return {
+        "model": {
+            "name": config.model.name,
+            "pretrained": config.model.pretrained,
+            "device": config.model.device,
+            "idle_unload_seconds": config.model.idle_unload_seconds,
+        },
+        "host": config.host,
+        "port": config.port,
+    }
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    """Model name/weights/device/idle unload and the port, as saved in config.toml."""
+    return web.json_response(_settings_json(request))
+
+
+def _checked_model(model: Any) -> dict[str, Any]:
+    if not isinstance(model, dict):
+        raise BadRequest("invalid_settings", "model must be an object")
+    checked: dict[str, Any] = {}
+    for name in ("name", "pretrained"):
+        if name in model:
+            value = model[name]
+            if not isinstance(value, str) or not value.strip():
+                raise BadRequest("invalid_settings", f"model.{name} must be a non-empty text")
+            checked[name] = value.strip()
+    if "device" in model:
+        device = model["device"]
+        if not isinstance(device, str) or not (device in DEVICES or device.startswith("cuda:")):
+            raise BadRequest(
+                "invalid_settings", "model.device must be auto, cpu, cuda, cuda:N or mps"
+            )
+        checked["device"] = device
+    if "idle_unload_seconds" in model:
+        idle = model["idle_unload_seconds"]
+        if isinstance(idle, bool) or not isinstance(idle, int | float) or idle < 0:
+            raise BadRequest("invalid_settings", "model.idle_unload_seconds must be a number ≥ 0")
+        checked["idle_unload_seconds"] = float(idle)
+    return checked
+
+
+async def put_settings(request: web.Request) -> web.Response:
+    """Save settings to config.toml. The idle unload applies at once; a new model, device or
+    port applies at the next start (`restart_needed`), when a model change re-embeds in the
+    background while the old vectors keep answering."""
+    body = await json_body(request)
+    config = request.app[keys.CONFIG]
+    model = _checked_model(body.get("model", {}))
+    port = body.get("port", config.port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise BadRequest("invalid_settings", "port must be a whole number from 1 to 65535")
+    changed = [
+        f"model.{key}" for key, value in model.items() if getattr(config.model, key) != value
+    ]
+    if port != config.port:
+        changed.append("port")
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    config.port = port
+    if "idle_unload_seconds" in model:
+        request.app[keys.DAEMON].embedder.idle_unload_seconds = model["idle_unload_seconds"]
+    await asyncio.to_thread(config.save)
+    restart = any(name != "model.idle_unload_seconds" for name in changed)
+    log.info("settings saved: %s", ", ".join(changed) or "no change")
+    return web.json_response(
+        {**_settings_json(request), "changed": changed, "restart_needed": restart}
+    )
+
+
+def _has_route(app: web.Application, method: str, path: str) -> bool:
+    return any(
+        route.method == method and route.resource is not None and route.resource.canonical == path
+        for route in app.router.routes()
+    )
+
+
 def setup(app: web.Application) -> None:
+    # The core may grow its own settings routes; never register a second handler for them.
+    if not _has_route(app, "GET", "/api/settings"):
+        app.router.add_get("/api/settings", get_settings)
+        app.router.add_put("/api/settings", put_settings)
     app.router.add_get("/api/fs/list", fs_list)
     app.router.add_post("/api/images/zip", images_zip)
     app.router.add_get("/api/image-lookup", image_lookup)
+    app.router.add_get("/api/images/{id}/exif", image_exif)

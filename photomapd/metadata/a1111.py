@@ -62,8 +62,11 @@ def summary_from_infotext(info: Infotext) -> dict[str, Any]:
     summary["width"], summary["height"] = parse_size(params.get("Size"))
     summary["clip_skip"] = as_int(params.get("Clip skip"))
     summary["vae"] = params.get("VAE")
-    summary["strength"] = as_float(params.get("Denoising strength"))
-    summary["generation_mode"] = "img2img" if "Denoising strength" in params else None
+    # With hires fix, "Denoising strength" belongs to the upscale pass of a txt2img.
+    hires = any(key.startswith("Hires") for key in params)
+    if "Denoising strength" in params and not hires:
+        summary["strength"] = as_float(params.get("Denoising strength"))
+        summary["generation_mode"] = "img2img"
     summary["loras"] = _loras(info.positive, params)
     summary["extra"] = _extra(params)
     return summary
@@ -103,7 +106,7 @@ def _extra(params: dict[str, str]) -> dict[str, Any]:
             extra[key.lower().replace(" ", "_")] = loads_json(value)
     known = {
         "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model", "Model hash",
-        "Version", "Clip skip", "VAE", "Denoising strength", "Hashes", "Civitai resources",
+        "Version", "Clip skip", "VAE", "Hashes", "Civitai resources",
         "Civitai metadata",
     }  # fmt: skip
     others = {key: value for key, value in params.items() if key not in known}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from photomapd.metadata import invokeai_legacy
+from photomapd.metadata.invokeai_graph import graph_prompts
 from photomapd.metadata.invokeai_layers import control_layers, reference_images
 from photomapd.metadata.record import Generator, empty_summary, model_ref
 from photomapd.metadata.source import Source
@@ -22,16 +23,14 @@ from photomapd.metadata.values import (
     as_list,
     as_number,
     as_str,
-    loads_json,
 )
 
 _GRAPH_KEYS = ("invokeai_workflow", "invokeai_graph")
 
 
 def parse(source: Source) -> dict[str, Any] | None:
-    metadata_text = source.text_ci("invokeai_metadata")
-    if metadata_text is not None:
-        metadata = loads_json(metadata_text)
+    if source.text_ci("invokeai_metadata") is not None:
+        metadata = source.json_chunk("invokeai_metadata")
         if isinstance(metadata, dict):
             summary = summary_from_core_metadata(metadata)
         else:
@@ -45,6 +44,14 @@ def parse(source: Source) -> dict[str, Any] | None:
         return None
     summary["has_workflow"] = source.text_ci("invokeai_workflow") is not None
     summary["extra"]["has_graph"] = source.text_ci("invokeai_graph") is not None
+    if summary["positive_prompt"] is None and (
+        summary["has_workflow"] or summary["extra"]["has_graph"]
+    ):
+        prompts = graph_prompts(
+            source.json_chunk("invokeai_graph"), source.json_chunk("invokeai_workflow")
+        )
+        if prompts:
+            summary["extra"]["graph_prompts"] = prompts
     return summary
 
 
@@ -56,6 +63,8 @@ def _bare_summary() -> dict[str, Any]:
 
 def model_field(value: Any) -> dict[str, Any] | None:
     """v3 {model_name, base_model}, v4+ {key, hash, name, base, type}, or a bare name."""
+    if not value:
+        return None
     if isinstance(value, str):
         return model_ref(value)
     model = as_dict(value)
@@ -160,7 +169,7 @@ def _extra(metadata: dict[str, Any]) -> dict[str, Any]:
         if value:
             extra[key] = value
     for key in ("t5_encoder", "clip_embed_model", "qwen3_encoder", "upscale_model"):
-        name = model_name(metadata.get(key))
+        name = model_name(metadata[key]) if key in metadata else None
         if name:
             extra[key] = name
     regions = as_list(as_dict(metadata.get("canvas_v2_metadata")).get("regionalGuidance"))

@@ -26,8 +26,13 @@ def search_fields(summary: dict[str, Any]) -> dict[str, str]:
     loras = summary.get("loras")
     loras = loras if isinstance(loras, list) else []
     generator = summary.get("generator") or ""
+    extra = summary.get("extra")
+    graph_prompts = extra.get("graph_prompts") if isinstance(extra, dict) else None
+    prompt = summary.get("positive_prompt")
+    if prompt is None and isinstance(graph_prompts, list):
+        prompt = " ".join(text for text in graph_prompts if isinstance(text, str))
     return {
-        "prompt": _text(summary.get("positive_prompt")),
+        "prompt": _text(prompt),
         "negative_prompt": _text(summary.get("negative_prompt")),
         "model": _text(model.get("name")),
         "loras": " ".join(_text(lora.get("name")) for lora in loras if isinstance(lora, dict)),

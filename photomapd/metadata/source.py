@@ -28,6 +28,8 @@ class Source:
     stealth_signature: str | None = None
     has_c2pa: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Decoded JSON per text chunk, shared by the parsers and the raw view (parsed once).
+    _json: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < 50:
@@ -47,7 +49,12 @@ class Source:
         value = self.text_ci(key)
         if value is None or not looks_like_json(value):
             return None
-        return loads_json(value)
+        return self._decoded_text(key if key in self.text else key.lower(), value)
+
+    def _decoded_text(self, key: str, value: str) -> Any:
+        if key not in self._json:
+            self._json[key] = loads_json(value)
+        return self._json[key]
 
     def user_comment_json(self) -> Any:
         comment = self.exif.get("UserComment")
@@ -62,7 +69,8 @@ class Source:
             name = key
             if self.stealth_signature and key == "parameters" and not self.text_kinds.get(key):
                 name = f"parameters ({self.stealth_signature})"
-            raw[name] = _decoded(value)
+            parsed = self._decoded_text(key, value) if looks_like_json(value) else None
+            raw[name] = value if parsed is None else parsed
         for tag, value in self.exif.items():
             raw[f"EXIF:{tag}"] = _decoded(value)
         if self.xmp is not None and "XML:com.adobe.xmp" not in self.text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +16,12 @@ import pytest
 from photomapd.tray import tray_available
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The X11 right-click menu is drawn with Tk (Debian: python3-tk for the system Python).
+requires_tk = pytest.mark.skipif(
+    importlib.util.find_spec("_tkinter") is None,
+    reason="tkinter is missing (Debian: apt-get install python3-tk); the X11 tray menu needs it",
+)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 
 from tests.helpers import png_bytes
 
-from .conftest import REPO_ROOT, XSession
+from .conftest import REPO_ROOT, XSession, requires_tk
 from .xtray import TrayWindow, find_windows, wait_until
 
 pytestmark = [pytest.mark.tray, pytest.mark.slow]
@@ -98,6 +99,7 @@ def tray_daemon(
         running.close()
 
 
+@requires_tk
 def test_tray_drives_the_real_daemon(tray_daemon: TrayDaemon) -> None:
     session = tray_daemon.session
 
@@ -140,3 +142,23 @@ def test_tray_drives_the_real_daemon(tray_daemon: TrayDaemon) -> None:
     assert any(name.endswith(".usearch") for name in saved), saved  # the index was saved
     assert "stopping photomapd" in tray_daemon.output()
     assert os.path.getsize(tray_daemon.data_dir / "photomapd.sqlite3") > 0
+
+
+@pytest.fixture
+def daemon_without_tray_host(
+    xvfb: XSession, tmp_path: Path, tiny_clip: tuple[Path, Path]
+) -> Iterator[TrayDaemon]:
+    running = TrayDaemon(xvfb, tmp_path, tiny_clip)  # a display, but no panel to dock into
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def test_no_tray_host_runs_headless_and_says_why(daemon_without_tray_host: TrayDaemon) -> None:
+    daemon = daemon_without_tray_host
+    daemon.wait_until(daemon.status, "the daemon to answer")
+    assert f"no tray (no system tray host on display {daemon.session.display}" in daemon.output()
+    assert "running headless" in daemon.output()
+    daemon.process.send_signal(signal.SIGTERM)  # headless: SIGTERM is the clean stop
+    assert daemon.process.wait(timeout=30) == 0, daemon.output()

@@ -18,7 +18,7 @@ import pytest
 
 from photomapd.tray import tray_available
 
-from .conftest import REPO_ROOT, XSession
+from .conftest import REPO_ROOT, XSession, requires_tk
 from .xtray import TrayWindow, wait_until
 
 pytestmark = pytest.mark.tray
@@ -171,6 +171,7 @@ def test_left_click_opens_the_ui(harness: Harness) -> None:
     harness.wait_for_event({"opened": "http://127.0.0.1:8999/"})
 
 
+@requires_tk
 def test_right_click_menu_pauses_updates_and_quits(harness: Harness) -> None:
     # The X11 popup is a Tk menu; each row has an underlined key.
     harness.icon.popup_and_press("p", harness.dump_threads)

@@ -62,6 +62,14 @@ class TrayWindow:
     def popup_and_press(self, key: str, context: Callable[[], str] = str) -> None:
         """Right-click, wait for the Tk menu, press the underlined key of a row."""
         wait_until(lambda: not self.menu_visible(), "the previous menu to close", context=context)
-        self.click(3)
-        wait_until(self.menu_visible, "the tray menu to open", context=context)
+        for _attempt in range(3):
+            self.click(3)
+            try:
+                # A click that lands while Tk still releases the last menu's grab is lost;
+                # a user would click again, and so do we.
+                wait_until(self.menu_visible, "the tray menu to open", timeout=4)
+                break
+            except AssertionError:
+                continue
+        wait_until(self.menu_visible, "the tray menu to open", timeout=1, context=context)
         self.session.run("xdotool", "key", key)

@@ -14,9 +14,17 @@ COLOURS = [(250, 0, 0), (240, 20, 10), (0, 0, 250), (10, 20, 240), (0, 250, 0), 
 
 
 async def _map(running, album: str = "album0") -> dict:  # type: ignore[no-untyped-def]
-    status, body = await running.get(f"/api/albums/{album}/map")
-    assert status == 200, body
-    return body
+    """The map body, waiting out the moment after start while the saved map loads (503)."""
+
+    async def loaded() -> dict | None:
+        status, body = await running.get(f"/api/albums/{album}/map")
+        if status == 503:
+            assert body["error"]["code"] == "map_loading"
+            return None
+        assert status == 200, body
+        return body
+
+    return await wait_for(loaded, message="map loaded")
 
 
 async def test_map_follows_indexing_and_survives_a_restart(
@@ -90,6 +98,7 @@ async def test_map_follows_indexing_and_survives_a_restart(
 
 async def test_map_api_errors_are_clear(tmp_path: Path, make_config, start_daemon) -> None:
     running = await start_daemon(make_config(tmp_path / "images"))
+    await _map(running)
     status, body = await running.get("/api/albums/nope/map")
     assert status == 404 and body["error"]["code"] == "album_not_found"
     status, body = await running.send(

@@ -69,8 +69,9 @@ async def test_map_renders_hovers_clicks_lassos_and_grows_live(
     running = await start_daemon(make_config(folder))
 
     async def map_ready() -> bool:
-        _, body = await running.get("/api/albums/album0/map")
-        return body["count"] == len(COLOURS) and body["status"] == "ready"
+        status, body = await running.get("/api/albums/album0/map")
+        ready = status == 200 and body["status"] == "ready"
+        return ready and body["count"] == len(COLOURS)
 
     await wait_for(map_ready, timeout=30, message="map laid out")
     page = await browser.new_page(viewport={"width": 800, "height": 600})
@@ -223,7 +224,12 @@ async def test_cluster_labels_highlights_and_panning_on_a_large_map(browser) -> 
         await page.evaluate("window.photomapdMap.drawNow()")
         spot = await page.evaluate(f"window.photomapdMap.screenPosition({target})")
         assert (await page.evaluate(PIXEL_AT, [spot["x"], spot["y"]]))[:3] == [255, 255, 255]
-        await page.evaluate(f"window.photomapdMap.setCurrent({target})")
+        # The host page can also set the current image by event.
+        await page.evaluate(
+            "(id) => document.getElementById('map').dispatchEvent("
+            "new CustomEvent('photomapd:current-image', {detail: {id}}))",
+            target,
+        )
         await page.evaluate("window.photomapdMap.drawNow()")
         ring = await page.evaluate(PIXEL_AT, [spot["x"] + 7, spot["y"]])
         assert ring[0] > 200 and ring[1] > 180 and ring[2] < 80, ring

@@ -180,3 +180,54 @@ async def test_image_search_upload_honours_metadata_filters(
     status, body = await running.send("POST", "/api/search", data=form)
     assert status == 200, body
     assert [result["image"]["name"] for result in body["results"]] == ["tokyo.png"]
+
+
+async def test_openapi_documents_the_metadata_routes_and_filters(
+    tmp_path: Path, make_config: Any, start_daemon: Any
+) -> None:
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, spec = await running.get("/api/openapi.json")
+    assert status == 200
+    search = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert {"prompt", "model", "lora", "generator", "seed", "since", "until"} <= search
+    facets = spec["paths"]["/api/albums/{key}/facets"]["get"]
+    assert "prompt" in {p["name"] for p in facets["parameters"]}
+    assert spec["paths"]["/api/images/{id}/metadata"]["get"]["summary"]
+
+
+async def test_embedded_workflow_download(
+    tmp_path: Path, corpus: Path, make_config: Any, start_daemon: Any
+) -> None:
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    for name in ("invokeai-v6-generated/v6142-workflow-quotes-lcm.png", "comfyui/comfyui.png"):
+        shutil.copy(corpus / name, folder / Path(name).name)
+    (folder / "plain.png").write_bytes(png_bytes((1, 2, 3)))
+    running = await start_daemon(make_config(folder))
+
+    async def indexed() -> object:
+        _, page = await running.get("/api/albums/album0/images?limit=10")
+        return page["total"] == 3 and all(item["status"] == "ok" for item in page["items"])
+
+    await wait_for(indexed, timeout=30, message="3 images indexed")
+    _, page = await running.get("/api/albums/album0/images?limit=10")
+    ids = {item["name"]: item["id"] for item in page["items"]}
+    async with running.session.get(
+        f"{running.url}/api/images/{ids['v6142-workflow-quotes-lcm.png']}/workflow"
+    ) as response:
+        assert response.status == 200
+        assert "v6142-workflow-quotes-lcm.workflow.json" in response.headers["Content-Disposition"]
+        workflow = await response.json()
+    assert workflow["name"] == "metadata test: workflow-quotes-lcm"
+    status, comfy = await running.get(f"/api/images/{ids['comfyui.png']}/workflow")
+    assert status == 200 and isinstance(comfy["nodes"], list)
+    status, body = await running.get(f"/api/images/{ids['plain.png']}/workflow")
+    assert status == 404 and body["error"]["code"] == "no_workflow"
+
+
+def test_workflow_found_in_exif_variants() -> None:
+    from photomapd.api.routes_metadata import embedded_workflow
+
+    assert embedded_workflow({"EXIF:ImageDescription": 'Workflow: {"nodes": []}'}) == {"nodes": []}
+    assert embedded_workflow({"EXIF:UserComment": {"workflow": {"a": 1}}}) == {"a": 1}
+    assert embedded_workflow({"workflow": "not json", "EXIF:Make": "Prompt: {}"}) is None

@@ -7,6 +7,7 @@ and invents versions. Every result must also serialise to JSON and feed recall/s
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -213,7 +214,7 @@ def test_mutated_whole_files(original: bytes, data: st.DataObject) -> None:
         position = data.draw(st.integers(0, len(mutated) - 1))
         mutated[position] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(mutated)))
-    metadata = read_stream(__import__("io").BytesIO(bytes(mutated[:cut])))
+    metadata = read_stream(io.BytesIO(bytes(mutated[:cut])))
     _check(metadata)
 
 

@@ -128,6 +128,13 @@ def test_a1111_quoted_values_lora_hashes_and_img2img() -> None:
     assert summary["extra"]["parameters"]["ADetailer prompt"] == "face, smile"
 
 
+def test_a1111_hires_fix_is_not_img2img() -> None:
+    text = "castle\nSteps: 20, Seed: 1, Size: 512x512, Denoising strength: 0.4, Hires upscale: 2"
+    summary = summary_of(png_with_text({"parameters": text}))
+    assert (summary["generation_mode"], summary["strength"]) == (None, None)
+    assert summary["extra"]["parameters"]["Hires upscale"] == "2"
+
+
 def test_a1111_in_jpeg_comment_and_unicode_user_comment_little_endian() -> None:
     text = "a rose\nSteps: 3, Seed: 8, Size: 64x64, Model: m"
     from_comment = summary_of(jpeg_with_exif({}, {}, comment=text.encode()))
@@ -335,3 +342,24 @@ def test_json_parameters_of_unknown_shape_are_not_infotext() -> None:
     metadata = parse_bytes(png_with_text({"parameters": json.dumps({"hello": "world"})}))
     assert metadata.summary["generator"] is None
     assert metadata.raw["parameters"] == {"hello": "world"}
+
+
+def test_invokeai_workflow_image_prompts_come_from_the_graph(corpus: Any) -> None:
+    from photomapd.metadata import read_metadata
+    from photomapd.metadata.search_text import search_fields
+
+    summary = read_metadata(corpus / "invokeai-v6/flux-workflow-partial.png").summary
+    assert summary["positive_prompt"] is None  # as stored: core metadata has no prompt
+    prompts = summary["extra"]["graph_prompts"]
+    assert prompts[0].startswith("a young sexy vampire maiden") and "naked, wrong hand" in prompts
+    assert "moonlit cemetery" in search_fields(summary)["prompt"]
+
+
+def test_graph_prompts_are_bounded() -> None:
+    from photomapd.metadata.invokeai_graph import MAX_TOTAL_CHARS, graph_prompts
+
+    graph = {
+        "nodes": {str(n): {"type": "string", "value": f"{n} " + "x" * 5000} for n in range(40)}
+    }
+    prompts = graph_prompts(graph, {"nodes": "junk"})
+    assert sum(map(len, prompts)) == MAX_TOTAL_CHARS and len(prompts) == 4

@@ -6,18 +6,23 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from photomapd.metadata_index import MetadataFilter, MetadataIndex
 from photomapd.store import MIGRATIONS, Store
 
 
-def _v1_database(path: Path) -> None:
+def _old_database(path: Path, version: int) -> None:
     connection = sqlite3.connect(path)
-    connection.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    for number, script in enumerate(MIGRATIONS[:version], start=1):
+        connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
     rows = [
         ("/a.png", {"generator": "comfyui", "positive_prompt": "misty lake", "seed": 3,
                     "model": {"name": "sdxl"}, "loras": [{"name": "mist", "weight": 1}]}),
         ("/b.png", {"generator": "invokeai", "positive_prompt": "desert", "loras": None}),
         ("/c.png", None),
+        ("/e.png", {"generator": "invokeai", "positive_prompt": None,
+                    "extra": {"graph_prompts": ["moonlit cemetery", 5]}}),
     ]  # fmt: skip
     for path_name, summary in rows:
         connection.execute(
@@ -29,9 +34,11 @@ def _v1_database(path: Path) -> None:
     connection.close()
 
 
-async def test_upgrade_backfills_the_metadata_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+async def test_upgrade_backfills_the_metadata_index(tmp_path: Path, version: int) -> None:
+    """From before the metadata index (1), and from its first, virtual-column shape (2)."""
     database = tmp_path / "photomapd.sqlite3"
-    _v1_database(database)
+    _old_database(database, version)
     store = Store(database)
     await store.open()
     try:
@@ -41,15 +48,19 @@ async def test_upgrade_backfills_the_metadata_index(tmp_path: Path) -> None:
         ids, total = await index.search(MetadataFilter(prompt="lake"), "a", 10, 0)
         assert total == 1 and len(ids) == 1
         assert (await index.search(MetadataFilter(lora="MIST"), None, 10, 0))[1] == 1
+        assert (await index.search(MetadataFilter(prompt="cemetery"), None, 10, 0))[1] == 1
         assert (await index.search(MetadataFilter(seed=3, model="SDXL"), None, 10, 0))[1] == 1
         facets = await index.facets("a", MetadataFilter())
-        assert facets["total"] == 3 and facets["without_metadata"] == 1
-        assert [g["label"] for g in facets["generators"]] == ["ComfyUI", "InvokeAI"]
+        assert facets["total"] == 4 and facets["without_metadata"] == 1
+        assert [g["label"] for g in facets["generators"]] == ["InvokeAI", "ComfyUI"]
         # A malformed record never blocks the write of its row.
         await store.write(
             "INSERT INTO images (album, path, size, mtime, created_at, status, metadata_json) "
             "VALUES ('a', '/d.png', 1, 1, 1, 'ok', 'not json')"
         )
-        assert (await index.facets("a", MetadataFilter()))["total"] == 4
+        assert (await index.facets("a", MetadataFilter()))["total"] == 5
+        columns = await store.fetch_all("PRAGMA table_xinfo(images)")
+        hidden = {row["name"]: row["hidden"] for row in columns}
+        assert hidden["meta_generator"] == 0  # a plain column now, not a generated one
     finally:
         await store.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from photomapd.config import AlbumConfig, Config, ModelConfig
-from photomapd.daemon import Daemon
 from tests.ui.fake_api import FakeDaemon, serve_fake
+from tests.ui.live import LiveDaemon, start_live
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,7 +28,9 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on this thread
+# while it is open, and pytest-asyncio tests (here and in other folders) need it closed.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -61,52 +62,6 @@ def fake() -> Iterator[tuple[FakeDaemon, str]]:
     daemon.seed(24)
     with serve_fake(daemon) as base:
         yield daemon, base
-
-
-@dataclass
-class LiveDaemon:
-    """A real photomapd daemon serving on 127.0.0.1 from a background event loop."""
-
-    daemon: Daemon
-    loop: asyncio.AbstractEventLoop
-    folder: Path
-    url: str
-
-    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-
-def start_live(config: Config) -> tuple[LiveDaemon, threading.Thread, asyncio.Event]:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        stop = asyncio.Event()
-        daemon = Daemon(config)
-        try:
-            loop.run_until_complete(daemon.start())
-        except BaseException as error:  # surfaced in the test thread below
-            holder["error"] = error
-            ready.set()
-            loop.close()
-            return
-        holder.update(daemon=daemon, loop=loop, stop=stop)
-        ready.set()
-        loop.run_until_complete(stop.wait())
-        loop.run_until_complete(daemon.stop())
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="photomapd-live", daemon=True)
-    thread.start()
-    assert ready.wait(60), "the daemon did not start within 60 s"
-    if "error" in holder:
-        raise holder["error"]
-    folder = config.albums[0].folders[0] if config.albums else config.data_dir
-    live = LiveDaemon(holder["daemon"], holder["loop"], folder, holder["daemon"].url)
-    return live, thread, holder["stop"]
 
 
 @pytest.fixture

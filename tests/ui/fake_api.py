@@ -91,7 +91,7 @@ class FakeDaemon:
     queues: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
     uploads: list[bytes] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
-    invokeai_actions: list[tuple[int, str]] = field(default_factory=list)
+    invokeai_actions: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     settings: dict[str, Any] = field(
         default_factory=lambda: {
             "model": {
@@ -380,20 +380,47 @@ class Routes:
         self.d.settings.update(body)
         return web.json_response({**self.d.settings, "restart_needed": restart})
 
+    # The bridge's shapes (photomapd/api/routes_invokeai.py).
     async def invokeai_status(self, request: web.Request) -> web.Response:
-        return web.json_response({"connected": True, "version": "6.14.2", "capabilities": {}})
+        return web.json_response(
+            {
+                "configured": True,
+                "reachable": True,
+                "url": "http://127.0.0.1:9090",
+                "version": "6.14.2",
+            }
+        )
 
     async def invokeai_settings(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"url": "http://127.0.0.1:9090", "username": "", "password": "", "board_id": ""}
+            {
+                "url": "http://127.0.0.1:9090",
+                "username": None,
+                "board_id": None,
+                "has_password": False,
+                "password_storage": "keyring",
+                "password_warning": None,
+            }
         )
 
+    async def invokeai_boards(self, request: web.Request) -> web.Response:
+        boards = [
+            {"board_id": None, "board_name": "Uncategorized"},
+            {"board_id": "b1", "board_name": "Portraits"},
+        ]
+        return web.json_response({"boards": boards})
+
+    async def invokeai_available(self, request: web.Request) -> web.Response:
+        keys = ("reference", "reference_append", "recall", "remix", "prompts", "seed", "gallery")
+        return web.json_response(dict.fromkeys(keys, True))
+
     async def invokeai_action(self, request: web.Request) -> web.Response:
-        self.d.invokeai_actions.append(
-            (int(request.match_info["id"]), request.match_info["action"])
-        )
+        body = await request.json() if request.body_exists else {}
+        action = request.match_info["action"]
+        self.d.invokeai_actions.append((int(request.match_info["id"]), action, body))
+        message = f"{body.get('mode', action)} sent to InvokeAI"
         return web.json_response(
-            {"ok": True, "message": f"{request.match_info['action']} sent to InvokeAI"}
+            {"action": action, "message": message, "warnings": [], "unresolved_models": []}
         )
 
     async def fs_list(self, request: web.Request) -> web.Response:
@@ -464,6 +491,8 @@ def create_fake_app(daemon: FakeDaemon) -> web.Application:
     add("PUT", "/api/images/{id:\\d+}/favourite", r.favourite)
     add("DELETE", "/api/images/{id:\\d+}/favourite", r.favourite)
     add("POST", "/api/images/{id:\\d+}/invokeai/{action}", r.invokeai_action)
+    add("GET", "/api/images/{id:\\d+}/invokeai", r.invokeai_available)
+    add("GET", "/api/invokeai/boards", r.invokeai_boards)
     add("GET", "/api/search", r.search)
     add("POST", "/api/search", r.search)
     add("GET", "/api/settings", r.settings_get)

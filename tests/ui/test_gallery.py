@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,6 +15,7 @@ from tests.ui.fake_api import FakeDaemon, serve_fake
 pytestmark = pytest.mark.browser
 
 HEAP_LIMIT_BYTES = 200 * 1024 * 1024
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "ui.md"
 
 
 def js_heap(page: Page) -> int:
@@ -111,7 +113,8 @@ def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDa
     # InvokeAI actions post to the bridge.
     drawer.locator("button[data-action='remix']").click()
     expect(page.locator(".toast", has_text="remix sent to InvokeAI")).to_be_visible()
-    assert daemon.invokeai_actions == [(24, "remix")]
+    assert daemon.invokeai_actions == [(24, "recall", {"mode": "remix"})]
+    expect(drawer.locator("button[data-action]")).to_have_count(7)
     # "i" hides and shows the drawer.
     page.keyboard.press("i")
     expect(drawer).to_be_hidden()
@@ -225,6 +228,11 @@ def test_help_overlay_lists_hotkeys(page: Page, fake: tuple[FakeDaemon, str]) ->
         expect(dialog).to_contain_text(text)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    # docs/ui.md documents every shortcut the page registers (word for word).
+    documented = DOCS.read_text(encoding="utf-8")
+    descriptions = page.evaluate("window.photomapd.hotkeys.bindings.map(b => b.description)")
+    missing = [text for text in descriptions if text not in documented]
+    assert not missing, f"hotkeys missing from docs/ui.md: {missing}"
     page.keyboard.press("/")
     expect(page.locator("#q")).to_be_focused()
 
@@ -271,3 +279,19 @@ def test_empty_and_error_states(page: Page) -> None:
     # The server is gone now: amber while retrying, then red with a banner.
     expect(page.locator("#conn-dot")).to_have_attribute("data-state", "lost", timeout=8_000)
     expect(page.locator("#banners")).to_contain_text("photomapd is not reachable")
+
+
+def test_live_insert_keeps_the_viewer_on_its_image(
+    page: Page, fake: tuple[FakeDaemon, str]
+) -> None:
+    daemon, base = fake
+    open_page(page, base)
+    page.locator("#tile-2").click()
+    caption = page.locator("#viewer-caption")
+    expect(page.locator("#viewer-position")).to_have_text("3 / 24")
+    shown = caption.text_content()
+    new_id = daemon.emit_new_image("arrives while viewing")
+    expect(page.locator("#viewer-position")).to_have_text("4 / 25")
+    assert caption.text_content() == shown
+    page.keyboard.press("Home")
+    expect(caption).to_have_text(f"img_{new_id:05d}.png")

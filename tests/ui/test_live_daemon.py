@@ -7,36 +7,46 @@ import io
 import re
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import LiveDaemon
+from photomapd.config import AlbumConfig, Config, ModelConfig
 from tests.ui.images import colours, write_png
+from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
 
 pytestmark = pytest.mark.browser
 
 
-def wait_indexed(live: LiveDaemon, count: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = live.run(live.daemon.status())
-        if sum(album["count"] for album in status["albums"]) >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"daemon did not index {count} images in {timeout} s: {status}")
-
-
-@pytest.fixture
-def gallery(tmp_path: Path, live_factory) -> LiveDaemon:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "outputs" / "images"
+@pytest.fixture(scope="module")
+def gallery(
+    tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
+) -> Iterator[LiveDaemon]:
+    """One real daemon for this module: starting one costs seconds on a shared 2-core machine.
+    Tests leave it as they found it (6 images, nothing starred); the album test runs last."""
+    base = tmp_path_factory.mktemp("live-ui")
+    folder = base / "outputs" / "images"
     folder.mkdir(parents=True)
     for index, colour in enumerate(colours(6)):
         write_png(folder / f"seed_{index}.png", colour)
-    live = live_factory(folder)
-    wait_indexed(live, 6)
-    return live
+    config_path, checkpoint = tiny_clip
+    config = Config(
+        data_dir=base / "data",
+        host="127.0.0.1",
+        port=0,
+        model=ModelConfig(
+            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+        ),
+    )
+    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    entry = start_live(config)
+    try:
+        wait_indexed(entry[0], 6)
+        yield entry[0]
+    finally:
+        stop_live(entry)
 
 
 def open_gallery(page: Page, live: LiveDaemon, query: str = "") -> None:
@@ -62,6 +72,7 @@ def test_new_file_in_watched_folder_appears_without_reload(gallery: LiveDaemon, 
     # Deleting it removes the tile live too.
     (gallery.folder / "fresh_from_invokeai.png").unlink()
     expect(tile).to_have_count(0, timeout=5_000)
+    expect(page.locator("#result-title")).to_contain_text("6 images")
 
 
 def test_text_search_keeps_state_in_url(gallery: LiveDaemon, page: Page) -> None:
@@ -149,6 +160,90 @@ def test_favourite_survives_reload(gallery: LiveDaemon, page: Page) -> None:
     expect(page.locator("#empty")).to_contain_text("No favourites here yet")
 
 
+def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    open_gallery(page, gallery)
+    page.locator("#tile-0").click(modifiers=["Control"])
+    page.locator("#tile-2").click(modifiers=["Shift"])
+    expect(page.locator("#selection-count")).to_have_text("3 selected")
+    with page.expect_download() as info:
+        page.click("#sel-zip")
+    archive = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert len(archive.namelist()) == 3 and all(
+        name.endswith(".png") for name in archive.namelist()
+    )
+    page.click("#sel-paths")
+    expect(page.locator(".toast", has_text="Copied")).to_be_visible()
+    paths = page.evaluate("navigator.clipboard.readText()").splitlines()
+    assert len(paths) == 3 and all(Path(path).parent == gallery.folder for path in paths)
+    page.keyboard.press("Escape")
+    expect(page.locator("#selection-bar")).to_be_hidden()
+
+
+def test_map_tab_opens_images_and_clusters(gallery: LiveDaemon, page: Page) -> None:
+    open_gallery(page, gallery)
+    ids = [int(page.locator(f"#tile-{i}").get_attribute("data-id")) for i in range(3)]
+    page.click("#tab-map")
+    expect(page).to_have_url(re.compile(r"view=map"))
+    holder = page.locator("#map-panel .map-holder")
+    expect(holder).to_be_visible()
+    box = holder.bounding_box()
+    assert box["height"] > 400, "the map must fill the panel"
+    # The map view reports clicks as DOM events; the page turns them into gallery actions.
+    page.evaluate(
+        """(id) => document.querySelector('#map-panel .map-holder').dispatchEvent(
+             new CustomEvent('photomapd:open-image', { detail: { id }, bubbles: true }))""",
+        ids[1],
+    )
+    expect(page.locator("#viewer")).to_be_visible()
+    expect(page.locator("#viewer-caption")).to_have_text(
+        page.locator("#tile-1").get_attribute("aria-label").split(",")[0]
+    )
+    page.keyboard.press("Escape")
+    expect(page.locator("#map-panel")).to_be_visible()
+    page.evaluate(
+        """(ids) => document.querySelector('#map-panel .map-holder').dispatchEvent(
+             new CustomEvent('photomapd:result-set', { detail: { ids }, bubbles: true }))""",
+        [ids[0], ids[2]],
+    )
+    expect(page.locator("#result-title")).to_contain_text("Map cluster · 2 images")
+    expect(page.locator("#gallery-panel")).to_be_visible()
+    page.go_back()
+    expect(page.locator("#map-panel")).to_be_visible()
+
+
+def test_settings_dialog_saves_and_says_when_a_restart_is_needed(
+    gallery: LiveDaemon, page: Page
+) -> None:
+    open_gallery(page, gallery)
+    page.keyboard.press(",")
+    dialog = page.locator("#settings-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#s-idle")).to_have_value(re.compile(r"^\d"))
+    expect(page.locator("#s-device")).to_have_value("cpu")
+    expect(dialog.locator("#invokeai-status")).to_contain_text("Not configured")
+    page.fill("#s-idle", "30")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-notice")).to_contain_text("Settings saved.")
+    assert gallery.daemon.embedder.idle_unload_seconds == 30
+    page.fill("#s-port", "8123")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-notice")).to_contain_text("Restart photomapd for the new port")
+    assert gallery.daemon.config.port == 8123
+
+
+def test_every_control_has_an_accessible_name(gallery: LiveDaemon, page: Page) -> None:
+    open_gallery(page, gallery)
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, textarea, [role=option]')]
+            .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]') && el.id !== 'image-file')
+            .filter((el) => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                || (el.labels && el.labels.length) || el.textContent.trim() || el.title))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+
+
 def test_album_add_with_folder_picker_and_update_index(
     gallery: LiveDaemon, page: Page, tmp_path: Path
 ) -> None:
@@ -185,23 +280,3 @@ def test_album_add_with_folder_picker_and_update_index(
         card.locator("text=Update Index").click()
     assert info.value.status == 202
     expect(card).to_contain_text("4 images", timeout=15_000)
-
-
-def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page) -> None:
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    open_gallery(page, gallery)
-    page.locator("#tile-0").click(modifiers=["Control"])
-    page.locator("#tile-2").click(modifiers=["Shift"])
-    expect(page.locator("#selection-count")).to_have_text("3 selected")
-    with page.expect_download() as info:
-        page.click("#sel-zip")
-    archive = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
-    assert len(archive.namelist()) == 3 and all(
-        name.endswith(".png") for name in archive.namelist()
-    )
-    page.click("#sel-paths")
-    expect(page.locator(".toast", has_text="Copied")).to_be_visible()
-    paths = page.evaluate("navigator.clipboard.readText()").splitlines()
-    assert len(paths) == 3 and all(Path(path).parent == gallery.folder for path in paths)
-    page.keyboard.press("Escape")
-    expect(page.locator("#selection-bar")).to_be_hidden()

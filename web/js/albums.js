@@ -1,7 +1,7 @@
 // Albums manager: list with per-album status, add/edit/remove with a server-side folder picker,
 // "Update Index" per album and for all, and the list of files that failed with their reasons.
 
-import { api } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { $, formatCount, h, toast } from "./dom.js";
 import { icon } from "./icons.js";
 
@@ -84,7 +84,15 @@ export class AlbumsDialog extends EventTarget {
   }
 
   async reindexAll() {
-    for (const album of this.albums) await this.reindex(album.key);
+    try {
+      await api.reindexAll();
+      toast("Updating the index of every album…");
+    } catch (error) {
+      // Older daemons lack POST /api/albums/reindex: one album at a time then.
+      if (error instanceof ApiError && error.unsupported) {
+        for (const album of this.albums) await this.reindex(album.key);
+      } else toast(`Update all failed: ${error.message}`, { kind: "error" });
+    }
   }
 
   async showFailures(album) {

@@ -68,12 +68,14 @@ export const api = {
   createAlbum: (body) => request("POST", "/api/albums", { json: body }),
   updateAlbum: (key, body) => request("PATCH", `/api/albums/${enc(key)}`, { json: body }),
   deleteAlbum: (key) => request("DELETE", `/api/albums/${enc(key)}`),
+  reindexAll: () => request("POST", "/api/albums/reindex"),
   reindex: (key) => request("POST", `/api/albums/${enc(key)}/reindex`),
   failures: (key) => get(`/api/albums/${enc(key)}/failures`),
   facets: (key) => get(`/api/albums/${enc(key)}/facets`),
   images: (key, query, options) => get(`/api/albums/${enc(key)}/images`, query, options),
   image: (id) => get(`/api/images/${id}`),
   metadata: (id) => get(`/api/images/${id}/metadata`),
+  exif: (id) => get(`/api/images/${id}/exif`),
   imageByName: (name) => get("/api/image-lookup", { name }),
   similar: (id, query, options) => get(`/api/images/${id}/similar`, query, options),
   setFavourite: (id, on) => request(on ? "PUT" : "DELETE", `/api/images/${id}/favourite`),
@@ -93,6 +95,8 @@ export const api = {
   invokeaiStatus: () => get("/api/invokeai/status"),
   invokeaiSettings: () => get("/api/invokeai/settings"),
   saveInvokeaiSettings: (body) => request("PUT", "/api/invokeai/settings", { json: body }),
+  invokeaiBoards: () => get("/api/invokeai/boards"),
+  invokeaiActions: (id) => get(`/api/images/${id}/invokeai`),
   invokeaiAction: (id, action, body) =>
     request("POST", `/api/images/${id}/invokeai/${enc(action)}`, { json: body || {} }),
 };

@@ -15,7 +15,7 @@ import { ResultSet } from "./resultset.js";
 import { SearchPanel } from "./search.js";
 import { Favourites, SelectionBar } from "./selection.js";
 import { SettingsDialog } from "./settings.js";
-import { FILTER_KEYS, isSearch, readState, writeState } from "./state.js";
+import { FILTER_KEYS, FILTER_PARAMS, isSearch, readState, writeState } from "./state.js";
 import { StatusBar } from "./status.js";
 import { Viewer } from "./viewer.js";
 
@@ -94,6 +94,7 @@ class App {
     this.viewer.addEventListener("similar", (event) => this.update({ similar: String(event.detail.image.id), q: "" }));
     this.viewer.addEventListener("show", (event) => {
       if (this.viewer.set === this.set) this.gallery.moveCursor(event.detail.index);
+      this.mapTab.setCurrent(event.detail.image.id);
       if (this.state.image !== String(event.detail.image.id)) {
         this.state.image = String(event.detail.image.id);
         writeState(this.state, { push: false });
@@ -129,9 +130,9 @@ class App {
     }, 5000);
   }
 
-  // One album: show it; several: show them all together (the API's pseudo-album "all").
+  // Every album together (the API's pseudo-album "all"); with one album that is the album.
   defaultAlbum() {
-    return this.albums.length === 1 ? this.albums[0].key : "all";
+    return "all";
   }
 
   toggleSidebar(force) {
@@ -151,7 +152,10 @@ class App {
 
   async refreshStatus() {
     try {
-      const status = await api.status();
+      const boot = window.__photomapdBoot;
+      const early = boot && boot.status;
+      if (boot) boot.status = null; // only the first call may use the prefetched answer
+      const status = (early && (await early)) || (await api.status());
       this.albums = status.albums || [];
       this.status.setIndexing(status.indexing);
       this.status.setModel(status.model);
@@ -179,8 +183,9 @@ class App {
   clearSearch() {
     this.search.setQueryImage(null);
     const cleared = { q: "", negative: "", similar: "" };
-    for (const key of FILTER_KEYS) cleared[key] = "";
+    for (const key of FILTER_KEYS) cleared[key] = key === "ref" ? false : "";
     $("#filters-form").reset();
+    this.search.showNegative(false);
     this.update(cleared);
   }
 
@@ -234,7 +239,7 @@ class App {
     if (isSearch(state, queryImage)) {
       const query = { q: state.q, album, favourite: state.fav || "" };
       if (state.negative) Object.assign(query, { negative: state.negative, negative_weight: state.nw });
-      for (const key of FILTER_KEYS) if (state[key]) query[key] = state[key];
+      for (const key of FILTER_KEYS) if (state[key]) query[FILTER_PARAMS[key] || key] = state[key] === true ? "true" : state[key];
       return new ResultSet(
         async (offset, limit, signal) => {
           const paged = { ...query, offset, limit };
@@ -249,7 +254,8 @@ class App {
     return new ResultSet(
       async (offset, limit, signal) => {
         if (!this.albums.length) return { entries: [], total: 0 };
-        const data = await api.images(browseAlbum, { offset, limit, order: state.order, favourite: state.fav || "" }, { signal });
+        const early = adoptFirstPage(browseAlbum, offset, limit, state);
+        const data = (early && (await early)) || await api.images(browseAlbum, { offset, limit, order: state.order, favourite: state.fav || "" }, { signal });
         return { entries: data.items.map((image) => ({ image, score: null })), total: data.total };
       },
       { label: "browse", live: { album: browseAlbum, order: state.order, favourite: state.fav } },
@@ -282,13 +288,13 @@ class App {
   openImageById(id) {
     this.state.image = String(id);
     writeState(this.state, { push: true });
-    if (this.state.view === "map") this.update({ view: "gallery" });
-    this.syncViewerToState();
+    this.syncViewerToState(); // the viewer overlays the map too; closing it returns there
   }
 
   showIds(ids, label = "selection") {
     const list = ids.map(Number);
     this.state.view = "gallery";
+    writeState(this.state, { push: true }); // Back returns to the map
     this.mapTab.show(false);
     if (this.set) this.set.dispose();
     this.set = new ResultSet(
@@ -307,7 +313,11 @@ class App {
   onImageAdded(data) {
     const image = data && (data.image || data);
     if (!image || !this.set) return;
-    if (this.set.insertLive(image)) this.viewer.refresh();
+    if (this.set.insertLive(image) && this.viewer.isOpen && this.viewer.set === this.set) {
+      // A newest-first insert shifts every index by one: keep the viewer on the same image.
+      if (this.set.live.order !== "oldest") this.viewer.index += 1;
+      this.viewer.refresh();
+    }
     const album = this.albums.find((a) => a.key === image.album);
     if (!album) this.refreshStatus();
     else this.refreshStatusSoon();
@@ -328,9 +338,14 @@ class App {
     if (!data || !this.set) return;
     const current = this.viewer.current;
     const showing = this.viewer.isOpen && current && current.image.id === data.id;
-    if (this.set.removeLive(data.id) && showing) {
+    const removedAt = this.set.indexOfId(data.id);
+    if (!this.set.removeLive(data.id)) return;
+    if (showing) {
       if (this.set.total) this.viewer.show(Math.min(this.viewer.index, this.set.total - 1));
       else this.viewer.close();
+    } else if (this.viewer.isOpen && this.viewer.set === this.set) {
+      if (removedAt < this.viewer.index) this.viewer.index -= 1; // same image stays in view
+      this.viewer.refresh();
     }
   }
 
@@ -354,7 +369,9 @@ class App {
       if (state.q) parts.push(`“${state.q}”`);
       if (state.negative) parts.push(`avoiding “${state.negative}”`);
       if (this.search.queryImage) parts.push("similar to your image");
-      for (const key of FILTER_KEYS) if (state[key]) parts.push(`${key}: ${state[key]}`);
+      for (const key of FILTER_KEYS) {
+        if (state[key]) parts.push(key === "ref" ? "with reference images" : `${key}: ${state[key]}`);
+      }
       title.textContent = `${parts.join(", ") || "Search"} · ${count} results`;
     } else if (set.label === "browse") {
       const album = this.albums.find((a) => a.key === state.album);
@@ -403,6 +420,16 @@ class App {
       h("button", { type: "button", class: "btn", onclick: () => this.reload() }, "Try again"),
     );
   }
+}
+
+// The page head prefetches the first page of the default view; use it once if it matches.
+function adoptFirstPage(album, offset, limit, state) {
+  const boot = window.__photomapdBoot;
+  const first = boot && boot.firstPage;
+  if (!first) return null;
+  boot.firstPage = null;
+  const matches = first.key === album && offset === 0 && limit === 200 && state.order === "newest" && !state.fav;
+  return matches ? first.promise : null;
 }
 
 // The search API pages with offset/limit; a full page means there may be more, so leave room

@@ -23,13 +23,15 @@ const FIELDS = [
   ["generator", "Generator"],
 ];
 
+// [availability key, action route, body, label, title] — the bridge lists which apply per image.
 const INVOKEAI_ACTIONS = [
-  ["recall", "Recall all", "Load prompt, model and settings including the seed into InvokeAI"],
-  ["remix", "Remix", "Load everything except the seed into InvokeAI"],
-  ["recall_prompts", "Prompts", "Load only the prompts into InvokeAI"],
-  ["recall_seed", "Seed", "Load only the seed into InvokeAI"],
-  ["use_as_reference", "Use as reference", "Send this image to InvokeAI as a reference image"],
-  ["send_to_gallery", "Send to board", "Upload this image to InvokeAI's gallery board"],
+  ["recall", "recall", { mode: "recall" }, "Recall", "Every setting including the seed: Invoke recreates the image"],
+  ["remix", "recall", { mode: "remix" }, "Remix", "Every setting except the seed: a new image in the same style"],
+  ["prompts", "recall", { mode: "prompts" }, "Recall prompts", "Only the positive and negative prompt"],
+  ["seed", "recall", { mode: "seed" }, "Recall seed", "Only the seed"],
+  ["reference", "reference", { append: false }, "Use as Ref Image", "Make this image InvokeAI's reference image (replacing the current ones)"],
+  ["reference_append", "reference", { append: true }, "Append as Ref Image", "Add this image to InvokeAI's reference images"],
+  ["gallery", "gallery", {}, "Send to InvokeAI gallery", "Upload to your board with its metadata, so InvokeAI's own Recall works on it"],
 ];
 
 export class Drawer {
@@ -70,7 +72,7 @@ export class Drawer {
     const summary = (metadata && metadata.summary) || image.metadata_summary || null;
     const sections = [this.renderBasics(image)];
     if (summary && summary.generator) sections.push(this.renderSummary(summary));
-    else sections.push(this.renderExif(metadata));
+    else sections.push(await this.renderExif(image, metadata));
     if (failure && !(failure instanceof ApiError && failure.unsupported)) {
       sections.push(h("p", { class: "error-text" }, `Metadata could not be read: ${failure.message}`));
     }
@@ -139,15 +141,24 @@ export class Drawer {
     return list;
   }
 
-  renderExif(metadata) {
-    const raw = (metadata && metadata.raw) || {};
-    const exif = Object.entries(raw).filter(([key]) => /exif|datetime|make|model|orientation/i.test(key));
-    if (!exif.length) {
-      return h("p", { class: "muted" }, "No generation metadata in this file (not made by a known AI generator).");
+  // Photos and other non-AI images: camera EXIF from the daemon, else EXIF-ish raw chunks.
+  async renderExif(image, metadata) {
+    let exif = {};
+    try {
+      exif = (await api.exif(image.id)).exif || {};
+    } catch {
+      const raw = (metadata && metadata.raw) || {};
+      for (const [key, value] of Object.entries(raw)) {
+        if (/exif|datetime|make|model|orientation/i.test(key)) exif[key.replace(/^EXIF:/, "")] = typeof value === "object" ? JSON.stringify(value) : value;
+      }
+    }
+    const entries = Object.entries(exif).slice(0, 20);
+    if (!entries.length) {
+      return h("p", { class: "muted" }, "No generation metadata and no camera EXIF in this file.");
     }
     const list = h("dl", { class: "meta-list" });
-    for (const [key, value] of exif.slice(0, 20)) {
-      const item = row(key.replace(/^EXIF:/, ""), typeof value === "object" ? JSON.stringify(value) : value);
+    for (const [label, value] of entries) {
+      const item = row(label, value);
       if (item) list.append(item);
     }
     return h("section", { class: "drawer-section" }, h("h3", {}, "Camera (EXIF)"), list);
@@ -155,40 +166,52 @@ export class Drawer {
 
   async renderActions(image) {
     const box = h("section", { class: "drawer-section invoke-actions", "aria-label": "InvokeAI actions" });
-    const available = await supports("invokeai", () => api.invokeaiStatus());
-    if (!available) return box;
-    let status = null;
+    if (!(await supports("invokeai", () => api.invokeaiStatus()))) return box;
+    box.append(h("h3", {}, "InvokeAI"));
+    let status;
     try {
       status = await api.invokeaiStatus();
     } catch (error) {
-      status = { connected: false, error: error.message };
+      box.append(h("p", { class: "muted" }, `InvokeAI status unavailable: ${error.message}`));
+      return box;
     }
-    box.append(h("h3", {}, "InvokeAI"));
-    const connected = status && (status.connected ?? status.reachable ?? status.ok ?? status.state === "connected");
-    if (!connected) {
-      box.append(
-        h("p", { class: "muted" }, `InvokeAI is not connected${status && (status.error || status.message) ? `: ${status.error || status.message}` : ""}. Set its URL in Settings → InvokeAI.`),
-      );
+    if (status.configured === false) {
+      box.append(h("p", { class: "muted" }, "Connect InvokeAI in Settings → InvokeAI to send prompts, seeds and reference images to it."));
+      return box;
     }
-    const capabilities = (status && status.capabilities) || null;
+    if (!status.reachable) {
+      box.append(h("p", { class: "muted" }, `InvokeAI is not reachable${status.detail ? `: ${status.detail}` : ""}. Check the URL in Settings → InvokeAI.`));
+      return box;
+    }
+    let available;
+    try {
+      available = await api.invokeaiActions(image.id);
+    } catch (error) {
+      box.append(h("p", { class: "muted" }, error.message));
+      return box;
+    }
     const buttons = h("div", { class: "button-row" });
-    for (const [action, label, title] of INVOKEAI_ACTIONS) {
-      const supported = !capabilities || capabilities[action] !== false;
-      const button = h("button", { type: "button", class: "btn", title, disabled: !connected || !supported, "data-action": action }, label);
-      button.addEventListener("click", () => this.runAction(image, action, label, button));
+    for (const [key, action, body, label, title] of INVOKEAI_ACTIONS) {
+      if (!available[key]) continue;
+      const button = h("button", { type: "button", class: "btn", title, "data-action": key }, label);
+      button.addEventListener("click", () => this.runAction(image, action, body, label, button));
       buttons.append(button);
     }
-    box.append(buttons);
+    box.append(buttons, h("p", { class: "muted small" }, "Then switch to InvokeAI and press Invoke."));
     return box;
   }
 
-  async runAction(image, action, label, button) {
+  async runAction(image, action, body, label, button) {
     button.disabled = true;
     try {
-      const result = await api.invokeaiAction(image.id, action);
-      toast((result && result.message) || `${label}: sent to InvokeAI`);
+      const result = await api.invokeaiAction(image.id, action, body);
+      const notes = [...(result.warnings || [])];
+      if (result.unresolved_models && result.unresolved_models.length) {
+        notes.push(`InvokeAI does not have: ${result.unresolved_models.join(", ")}`);
+      }
+      toast([result.message || `${label}: sent to InvokeAI`, ...notes].join(" "), { timeout: notes.length ? 8000 : 4000 });
     } catch (error) {
-      toast(`${label} failed: ${error.message}`, { kind: "error", timeout: 6000 });
+      toast(`${label} failed: ${error.message}`, { kind: "error", timeout: 8000 });
     } finally {
       button.disabled = false;
     }

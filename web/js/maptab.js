@@ -1,25 +1,34 @@
-// "Map" tab: embeds the semantic map page (web/map.html, another issue) when it exists and
-// turns its DOM events into gallery actions.
+// "Map" tab: mounts the semantic map (web/map.js from the map issue) when this build has it,
+// and turns its DOM events into gallery actions (open an image, show a cluster or lasso).
 
-import { $ } from "./dom.js";
+import { $, h } from "./dom.js";
 
 export class MapTab {
   constructor(app) {
     this.app = app;
     this.available = false;
+    this.module = null;
+    this.map = null;
+    this.mountedAlbum = null;
     this.panel = $("#map-panel");
     this.tab = $("#tab-map");
     this.galleryTab = $("#tab-gallery");
     this.tab.addEventListener("click", () => app.update({ view: "map" }));
     this.galleryTab.addEventListener("click", () => app.update({ view: "gallery" }));
-    // map.js may also be loaded into this document directly; listen here as well.
-    window.addEventListener("photomapd:open-image", (event) => this.openImage(event));
-    window.addEventListener("photomapd:result-set", (event) => this.resultSet(event));
+    this.panel.addEventListener("photomapd:open-image", (event) => {
+      if (event.detail && event.detail.id !== undefined) this.app.openImageById(event.detail.id);
+    });
+    this.panel.addEventListener("photomapd:result-set", (event) => {
+      if (event.detail && Array.isArray(event.detail.ids)) {
+        const label = event.detail.lasso ? "Lasso selection" : "Map cluster";
+        this.app.showIds(event.detail.ids, label);
+      }
+    });
   }
 
   async probe() {
     try {
-      const response = await fetch("./map.html", { method: "HEAD" });
+      const response = await fetch("./map.js", { method: "HEAD" });
       this.available = response.ok;
     } catch {
       this.available = false;
@@ -35,46 +44,34 @@ export class MapTab {
     $("#gallery-panel").hidden = on;
     this.tab.setAttribute("aria-selected", String(on));
     this.galleryTab.setAttribute("aria-selected", String(!on));
-    if (on) this.ensureFrame();
+    if (on) this.mount();
   }
 
-  ensureFrame() {
-    const album = this.app.state.album === "all" ? "" : this.app.state.album;
-    const src = `./map.html${album ? `?album=${encodeURIComponent(album)}` : ""}`;
-    let frame = this.panel.querySelector("iframe");
-    if (frame && frame.dataset.src === src) return;
-    if (!frame) {
-      frame = document.createElement("iframe");
-      frame.title = "Semantic map of the album";
-      frame.className = "map-frame";
-      this.panel.append(frame);
-    }
-    frame.dataset.src = src;
-    frame.src = src;
-    frame.addEventListener("load", () => {
-      const win = frame.contentWindow;
-      for (const target of [win, win.document]) {
-        target.addEventListener("photomapd:open-image", (event) => this.openImage(event));
-        target.addEventListener("photomapd:result-set", (event) => this.resultSet(event));
+  // The map is per album; with "all albums" selected it shows the first one.
+  async mount() {
+    const albums = this.app.albums;
+    const key = this.app.state.album !== "all" ? this.app.state.album : albums[0]?.key;
+    if (!key || key === this.mountedAlbum) return;
+    this.mountedAlbum = key;
+    try {
+      if (!this.module) {
+        document.head.append(h("link", { rel: "stylesheet", href: "./map.css" }));
+        this.module = await import("../map.js");
       }
-    }, { once: true });
+      if (this.map && this.map.close) this.map.close();
+      const holder = h("div", { class: "map-holder", "aria-label": `Semantic map of ${key}` });
+      this.panel.replaceChildren(holder);
+      this.map = await this.module.createMap(holder, { album: key });
+    } catch (error) {
+      this.mountedAlbum = null;
+      this.panel.replaceChildren(
+        h("div", { class: "empty" }, h("h2", {}, "The map is not available"), h("p", { class: "error-text" }, error.message)),
+      );
+    }
   }
 
-  // The same event can reach both the frame's document and window listeners when it bubbles.
-  once(event) {
-    this.seen = this.seen || new WeakSet();
-    if (this.seen.has(event)) return false;
-    this.seen.add(event);
-    return true;
-  }
-
-  openImage(event) {
-    if (!this.once(event)) return;
-    if (event.detail && event.detail.id !== undefined) this.app.openImageById(event.detail.id);
-  }
-
-  resultSet(event) {
-    if (!this.once(event)) return;
-    if (event.detail && Array.isArray(event.detail.ids)) this.app.showIds(event.detail.ids, "Map selection");
+  // Keep the map's marker on the image being viewed.
+  setCurrent(id) {
+    if (this.map && this.map.setCurrent) this.map.setCurrent(id);
   }
 }

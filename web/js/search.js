@@ -48,7 +48,7 @@ export class SearchPanel extends EventTarget {
   showNegative(show) {
     this.negativeRow.hidden = !show;
     this.negativeToggle.setAttribute("aria-expanded", String(show));
-    if (show) this.negative.focus();
+    if (show && document.activeElement !== this.q) this.negative.focus();
   }
 
   bindImageInput() {
@@ -118,11 +118,11 @@ export class SearchPanel extends EventTarget {
       this.emit(this.readFilters());
     });
     filters.addEventListener("change", (event) => {
-      if (event.target.tagName === "SELECT" || event.target.type === "date") this.emit(this.readFilters());
+      if (event.target.tagName === "SELECT" || event.target.type === "date" || event.target.type === "checkbox") this.emit(this.readFilters());
     });
     $("#filters-clear").addEventListener("click", () => {
       filters.reset();
-      this.emit({ prompt: "", model: "", lora: "", generator: "", since: "", until: "" });
+      this.emit({ prompt: "", model: "", lora: "", generator: "", seed: "", ref: false, since: "", until: "" });
     });
   }
 
@@ -134,6 +134,8 @@ export class SearchPanel extends EventTarget {
       model: value("model"),
       lora: value("lora"),
       generator: value("generator"),
+      seed: value("seed"),
+      ref: form.get("ref") === "on",
       since: value("since"),
       until: value("until"),
     };
@@ -152,12 +154,16 @@ export class SearchPanel extends EventTarget {
 
   // Album list only (status refreshes): never touches what the user is typing.
   renderAlbums(albums, state) {
+    const keys = albums.map((album) => album.key).join(",");
+    if (keys !== (this.albumKeys || []).join(",")) this.facetsAlbum = null; // album set changed
+    this.albumKeys = albums.map((album) => album.key);
     const select = $("#album-select");
     const options = albums.map((album) => h("option", { value: album.key }, `${album.name || album.key} (${album.count ?? 0})`));
-    if (albums.length !== 1) options.unshift(h("option", { value: "all" }, "All albums"));
+    options.unshift(h("option", { value: "all" }, "All albums"));
     select.replaceChildren(...options);
     select.value = state.album;
     select.disabled = albums.length < 2;
+    this.loadFacets(state.album, state);
   }
 
   renderFilters(state) {
@@ -167,7 +173,8 @@ export class SearchPanel extends EventTarget {
     order.setAttribute("aria-label", `Sort order: ${order.textContent}. Activate to reverse.`);
     $("#fav-filter").checked = state.fav;
     const filters = $("#filters-form");
-    for (const key of ["prompt", "since", "until"]) filters.elements[key].value = state[key] || "";
+    for (const key of ["prompt", "seed", "since", "until"]) filters.elements[key].value = state[key] || "";
+    filters.elements.ref.checked = Boolean(state.ref);
     for (const key of ["model", "lora", "generator"]) this.ensureOption(filters.elements[key], state[key]);
     this.loadFacets(state.album, state);
   }
@@ -183,24 +190,41 @@ export class SearchPanel extends EventTarget {
     const box = $("#facet-filters");
     if (!album || this.facetsAlbum === album) return;
     this.facetsAlbum = album;
-    let facets;
+    // Facets are per album; for "all albums" add up every album's counts.
+    const keys = album === "all" ? this.albumKeys || [] : [album];
+    let all;
     try {
-      facets = await api.facets(album);
+      all = await Promise.all(keys.map((key) => api.facets(key)));
     } catch {
-      // No facets route (metadata feature not in this build) or no facets for "all": hide.
+      all = []; // no facets route in this build (metadata feature absent): hide the selects
+    }
+    if (!all.length) {
       box.hidden = true;
+      this.facetsAlbum = null;
       return;
     }
     box.hidden = false;
     const filters = $("#filters-form");
     for (const [key, names] of [["model", ["models", "model"]], ["lora", ["loras", "lora"]], ["generator", ["generators", "generator"]]]) {
-      const values = facetValues(facets, names);
+      const values = mergeFacets(all.map((facets) => facetValues(facets, names)));
       const select = filters.elements[key];
-      select.replaceChildren(h("option", { value: "" }, "Any"), ...values.map(({ value, count }) => h("option", { value }, count !== undefined ? `${value} (${count})` : value)));
+      select.replaceChildren(h("option", { value: "" }, "Any"), ...values.map(({ value, label, count }) => h("option", { value }, count !== undefined ? `${label} (${count})` : label)));
       this.ensureOption(select, state[key]);
       select.closest(".field").hidden = values.length === 0 && !state[key];
     }
   }
+}
+
+function mergeFacets(lists) {
+  const merged = new Map();
+  for (const list of lists) {
+    for (const item of list) {
+      const known = merged.get(item.value);
+      if (known) known.count = (known.count || 0) + (item.count || 0);
+      else merged.set(item.value, { ...item });
+    }
+  }
+  return [...merged.values()].sort((a, b) => (b.count || 0) - (a.count || 0));
 }
 
 // Facets may come as {models: [{value, count}]}, [{name, count}] or plain strings.
@@ -211,7 +235,7 @@ function facetValues(facets, names) {
     if (!list) continue;
     const items = Array.isArray(list) ? list : Object.entries(list).map(([value, count]) => ({ value, count }));
     return items
-      .map((item) => (typeof item === "string" ? { value: item } : { value: item.value ?? item.name ?? item.key, count: item.count }))
+      .map((item) => (typeof item === "string" ? { value: item, label: item } : { value: item.value ?? item.name ?? item.key, label: item.label ?? item.value ?? item.name ?? item.key, count: item.count }))
       .filter((item) => item.value !== undefined && item.value !== null && item.value !== "");
   }
   return [];

@@ -17,7 +17,7 @@ export class SettingsDialog {
     this.form = $("#settings-form", dialog);
     this.invoke = $("#invokeai-settings", dialog);
     this.notice = $("#settings-notice", dialog);
-    this.invokeFields = [];
+    this.invokeLoaded = false;
     $("#settings-close", dialog).addEventListener("click", () => dialog.close());
     this.form.addEventListener("submit", (event) => this.save(event));
   }
@@ -54,17 +54,33 @@ export class SettingsDialog {
       settings = await api.invokeaiSettings();
     } catch (error) {
       this.invoke.replaceChildren(h("legend", {}, "InvokeAI"), h("p", { class: "muted" }, error instanceof ApiError && error.unsupported ? "The InvokeAI bridge is not available in this build." : `Could not load InvokeAI settings: ${error.message}`));
-      this.invokeFields = [];
+      this.invokeLoaded = false;
       return;
     }
-    this.invokeFields = Object.keys(settings);
-    const fields = this.invokeFields.map((key) => invokeField(key, settings[key]));
-    const status = h("p", { class: "muted", id: "invokeai-status" }, "Checking connection…");
-    this.invoke.replaceChildren(h("legend", {}, "InvokeAI"), ...fields, status);
+    this.invokeLoaded = true;
+    const field = (id, label, input, hint) => h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("small", { class: "muted" }, hint) : null);
+    const board = h("select", { id: "i-board", name: "invokeai_board_id" }, h("option", { value: "" }, "Uncategorized"));
+    if (settings.board_id) board.append(h("option", { value: settings.board_id, selected: true }, settings.board_id));
+    const status = h("p", { class: "muted", id: "invokeai-status", role: "status" }, "Checking connection…");
+    this.invoke.replaceChildren(
+      h("legend", {}, "InvokeAI"),
+      field("i-url", "InvokeAI URL", h("input", { id: "i-url", name: "invokeai_url", type: "url", value: settings.url || "", placeholder: "http://127.0.0.1:9090" })),
+      h("div", { class: "field field--row" },
+        field("i-user", "Username (multi-user servers)", h("input", { id: "i-user", name: "invokeai_username", value: settings.username || "", autocomplete: "off" })),
+        field("i-password", "Password", h("input", { id: "i-password", name: "invokeai_password", type: "password", autocomplete: "new-password", placeholder: settings.has_password ? "stored (leave empty to keep)" : "" }), settings.password_storage ? `kept in ${settings.password_storage}` : ""),
+      ),
+      field("i-board", "Upload board", board),
+      settings.password_warning ? h("p", { class: "notice" }, settings.password_warning) : null,
+      status,
+    );
     api.invokeaiStatus().then(
       (s) => (status.textContent = describeInvokeStatus(s)),
       (error) => (status.textContent = `Status unavailable: ${error.message}`),
     );
+    api.invokeaiBoards().then(({ boards }) => {
+      board.replaceChildren(...boards.map((b) => h("option", { value: b.board_id ?? "" }, b.board_name || b.name || "Uncategorized")));
+      board.value = settings.board_id || "";
+    }, () => {});
   }
 
   async save(event) {
@@ -88,19 +104,12 @@ export class SettingsDialog {
         messages.push(`Settings not saved: ${error.message}`);
       }
     }
-    if (this.invokeFields.length) {
-      const body = {};
-      for (const key of this.invokeFields) {
-        const input = this.form.elements[`invokeai_${key}`];
-        if (!input) continue;
-        if (input.type === "checkbox") body[key] = input.checked;
-        else if (input.type === "number") body[key] = input.value === "" ? null : Number(input.value);
-        else if (input.type === "password" && input.value === "") continue; // keep the stored secret
-        else body[key] = input.value;
-      }
+    if (this.invokeLoaded) {
+      const body = { url: el.invokeai_url.value.trim(), username: el.invokeai_username.value.trim(), board_id: el.invokeai_board_id.value };
+      if (el.invokeai_password.value) body.password = el.invokeai_password.value; // empty keeps the stored one
       try {
-        await api.saveInvokeaiSettings(body);
-        messages.push("InvokeAI settings saved.");
+        const saved = await api.saveInvokeaiSettings(body);
+        messages.push(`InvokeAI settings saved. ${describeInvokeStatus(saved.status)}`);
         this.loadInvokeai();
       } catch (error) {
         messages.push(`InvokeAI settings not saved: ${error.message}`);
@@ -111,29 +120,10 @@ export class SettingsDialog {
   }
 }
 
-function invokeField(key, value) {
-  const label = key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
-  const name = `invokeai_${key}`;
-  const id = `field-${name}`;
-  if (typeof value === "boolean") {
-    return h("label", { class: "field field--check", for: id }, h("input", { type: "checkbox", id, name, checked: value }), label);
-  }
-  const secret = /password|token|secret/i.test(key);
-  const input = h("input", {
-    id,
-    name,
-    type: secret ? "password" : typeof value === "number" ? "number" : "text",
-    value: secret ? "" : value ?? "",
-    placeholder: secret ? (value ? "stored (leave empty to keep)" : "") : "",
-    autocomplete: secret ? "new-password" : "off",
-  });
-  return h("div", { class: "field" }, h("label", { for: id }, label), input);
-}
-
 function describeInvokeStatus(status) {
   if (!status) return "";
-  const connected = status.connected ?? status.reachable ?? status.ok;
+  if (status.configured === false) return "Not configured: enter InvokeAI's URL.";
   const version = status.version ? ` (InvokeAI ${status.version})` : "";
-  if (connected) return `Connected${version}.`;
-  return `Not connected${status.error || status.message ? `: ${status.error || status.message}` : ""}.`;
+  if (status.reachable) return `Connected${version}.`;
+  return `Not reachable${status.detail ? `: ${status.detail}` : ""}.`;
 }

@@ -14,12 +14,17 @@ export const DEFAULTS = Object.freeze({
   generator: "",
   since: "",
   until: "",
+  seed: "",
+  ref: false,
   similar: "",
   image: "",
 });
 
 // Filters the search API understands (teammate metadata issue); sent only when set.
-export const FILTER_KEYS = ["prompt", "model", "lora", "generator", "since", "until"];
+export const FILTER_KEYS = ["prompt", "model", "lora", "generator", "seed", "since", "until", "ref"];
+
+// State key -> API parameter where they differ.
+export const FILTER_PARAMS = { ref: "has_reference" };
 
 export function readState(search = window.location.search) {
   const params = new URLSearchParams(search);
@@ -27,7 +32,7 @@ export function readState(search = window.location.search) {
   for (const key of Object.keys(DEFAULTS)) {
     if (!params.has(key)) continue;
     const value = params.get(key);
-    if (key === "fav") state.fav = value === "1";
+    if (key === "fav" || key === "ref") state[key] = value === "1";
     else if (key === "nw") state.nw = clampWeight(Number(value));
     else state[key] = value;
   }
@@ -42,7 +47,7 @@ export function toQuery(state) {
     const value = state[key];
     if (value === fallback || value === "" || value === undefined || value === null) continue;
     if (key === "nw" && !state.negative) continue;
-    params.set(key, key === "fav" ? "1" : String(value));
+    params.set(key, key === "fav" || key === "ref" ? "1" : String(value));
   }
   const text = params.toString();
   return text ? `?${text}` : window.location.pathname;

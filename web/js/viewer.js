@@ -141,6 +141,7 @@ export class Viewer extends EventTarget {
     }
     this.image.alt = image.name || `Image ${image.id}`;
     this.caption.textContent = image.name || "";
+    document.title = `${image.name || `Image ${image.id}`} · photomapd`;
     this.position.textContent = `${index + 1} / ${this.set.total}`;
     this.renderFavourite();
     this.drawer.show(image);
@@ -149,7 +150,9 @@ export class Viewer extends EventTarget {
   }
 
   refresh() {
-    if (this.isOpen) this.renderFavourite();
+    if (!this.isOpen) return;
+    this.renderFavourite();
+    if (this.set) this.position.textContent = `${this.index + 1} / ${this.set.total}`;
   }
 
   renderFavourite() {

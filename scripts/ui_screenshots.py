@@ -1,0 +1,191 @@
+"""Screenshots of the main UI screens, from the real daemon on real images, into docs/screenshots.
+
+    .venv/bin/python scripts/ui_screenshots.py [--corpus ../shared/corpus] [--out docs/screenshots]
+
+Copies the corpus images into a temporary folder (they are never committed), starts a real
+daemon on it with the tiny test CLIP model (no weights download), and photographs the gallery,
+viewer, metadata drawer, search results, albums, settings, hotkeys, phone layout and map.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
+from photomapd.config import AlbumConfig, Config, ModelConfig  # noqa: E402
+from tests.tinyclip import write_tiny_clip  # noqa: E402
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.ui.live import start_live, stop_live, wait_indexed  # noqa: E402
+
+MAX_BYTES = 300 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def copy_images(corpus: Path, target: Path) -> int:
+    """Every readable corpus picture of at least 96 px, plus the broken ones (failure list)."""
+    count = 0
+    for source in sorted(corpus.glob("*/*")):
+        if source.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+            continue
+        if source.stat().st_size == 0:
+            continue  # a 0-byte file stays "being written" in the queue, never settled
+        if source.parent.name != "broken":
+            try:
+                with Image.open(source) as image:
+                    if min(image.size) < 96:
+                        continue
+            except OSError:
+                continue
+        shutil.copyfile(source, target / f"{source.parent.name}-{source.name}")
+        count += 1
+    return count
+
+
+def save(page: Page, out: Path, name: str) -> None:
+    """PNG under 300 KB: full colour when it fits, else quantized to a 256-colour palette."""
+    data = page.screenshot()
+    if len(data) > MAX_BYTES:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        for colours in (256, 128, 64):
+            buffer = io.BytesIO()
+            image.quantize(colours, method=Image.Quantize.MEDIANCUT).save(
+                buffer, "PNG", optimize=True
+            )
+            data = buffer.getvalue()
+            if len(data) <= MAX_BYTES:
+                break
+    (out / f"{name}.png").write_bytes(data)
+    print(f"{name}.png {len(data) // 1024} KB")
+
+
+def shoot(url: str, out: Path) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.goto(url + "/")
+        expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(800)
+        save(page, out, "gallery")
+
+        page.locator(".tile[aria-label^='invokeai-v6-v630-sdxl']").first.click()
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(600)
+        save(page, out, "drawer")
+        raw = page.locator("details.raw-json summary").first
+        if raw.count():
+            raw.click()
+            page.locator("#drawer").evaluate("d => { d.scrollTop = d.scrollHeight / 3; }")
+            page.wait_for_timeout(300)
+            save(page, out, "drawer-raw-json")
+        page.keyboard.press("i")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)
+        save(page, out, "viewer")
+        page.keyboard.press("Escape")
+
+        page.fill("#q", "portrait of a woman")
+        page.click("#btn-negative")
+        page.fill("#negative", "text, watermark")
+        page.press("#q", "Enter")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(800)
+        save(page, out, "search")
+        page.click("#clear-search")
+
+        page.keyboard.press("a")
+        failed = page.locator("#albums-dialog button", has_text="Failed files")
+        if failed.count():
+            failed.first.click()
+            page.wait_for_timeout(400)
+        save(page, out, "albums")
+        page.keyboard.press("Escape")
+
+        page.keyboard.press(",")
+        page.wait_for_timeout(500)
+        save(page, out, "settings")
+        page.keyboard.press("Escape")
+
+        page.keyboard.press("?")
+        page.wait_for_timeout(200)
+        save(page, out, "hotkeys")
+        page.keyboard.press("Escape")
+
+        if page.locator("#tab-map").is_visible():
+            page.click("#tab-map")
+            # The map lays itself out in the background on first use (UMAP); wait for it.
+            try:
+                page.wait_for_function(
+                    "() => { const s = document.querySelector('.pm-map-status');"
+                    " return s && !/laying out|loading/i.test(s.textContent); }",
+                    timeout=60_000,
+                )
+            except PlaywrightTimeout:
+                print("map still laying out after 60 s; photographing it as it is")
+            page.wait_for_timeout(800)
+            save(page, out, "map")
+
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
+        mobile = phone.new_page()
+        mobile.goto(url + "/")
+        mobile.wait_for_load_state("networkidle")
+        mobile.wait_for_timeout(800)
+        save(mobile, out, "phone")
+        mobile.locator("#tile-3").tap()
+        mobile.wait_for_load_state("networkidle")
+        mobile.wait_for_timeout(600)
+        save(mobile, out, "phone-viewer")
+        browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="photomapd-shots-") as temp:
+        base = Path(temp)
+        folder = base / "invokeai" / "outputs" / "images"
+        folder.mkdir(parents=True)
+        count = copy_images(args.corpus, folder)
+        config_path, checkpoint = write_tiny_clip(base / "model")
+        config = Config(
+            data_dir=base / "data",
+            host="127.0.0.1",
+            port=free_port(),  # a real port number, as the settings screen shows it
+            model=ModelConfig(name=str(config_path), pretrained=str(checkpoint), device="cpu"),
+        )
+        config.albums.append(AlbumConfig("invokeai", "InvokeAI outputs", [folder]))
+        entry = start_live(config)
+        try:
+            wait_indexed(entry[0], count, timeout=120)
+            shoot(entry[0].url, args.out)
+        finally:
+            stop_live(entry)
+
+
+if __name__ == "__main__":
+    main()

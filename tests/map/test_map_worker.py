@@ -1,0 +1,95 @@
+"""The MapService's off-loop steps: merging a finished fit with what changed meanwhile,
+restoring a saved map against the vectors SQLite has now."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from photomapd import map_worker
+from photomapd.map_fit_process import FitProcess
+from photomapd.map_layout import LayoutParams, MapLayout
+from photomapd.map_payload import MapPoints
+from photomapd.map_store import MapState, StoredMap
+from photomapd.semantic_map import SemanticMap
+from tests.map.synthetic import more_points
+
+
+def test_catch_up_applies_images_added_and_removed_during_a_fit(
+    fitted: MapLayout, planted: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    _, _, centres = planted
+    live = SemanticMap(fitted.snapshot(), version=4)
+    entry = map_worker.AlbumMap(live)
+    snapshot = map_worker.snapshot(live)
+    result = SemanticMap(snapshot.layout.snapshot(), version=5)  # what the fit thread returns
+
+    # Meanwhile on the live map: 10 images arrive, 3 go away.
+    new_vectors, _ = more_points(centres, 10, seed=21)
+    new_ids = np.arange(90_000, 90_010)
+    map_worker.apply(entry, new_ids, new_vectors, [None] * 10, [0, 1, 2])
+    assert len(entry.semantic) == len(fitted) + 7
+
+    map_worker.catch_up(result, entry)
+    assert entry.semantic is result
+    assert set(result.layout.ids.tolist()) == set(live.layout.ids.tolist())
+    assert len(result.labels) == len(result.layout)
+    assert result.version > live.version  # clients see a newer map and reload
+    # Known points kept the fitted positions; late arrivals were placed into the fitted map.
+    assert result.layout.position(5) == snapshot.layout.position(5)
+
+
+def test_apply_keeps_the_position_of_an_id_already_on_the_map(fitted: MapLayout) -> None:
+    entry = map_worker.AlbumMap(SemanticMap(fitted.snapshot()))
+    before = entry.semantic.layout.position(7)
+    points, removed, state, _ = map_worker.apply(
+        entry, np.array([7]), fitted.vectors[7:8] * -1, [None], []
+    )
+    assert len(points) == 0 and removed == []
+    assert entry.semantic.layout.position(7) == before
+    assert state.version == entry.semantic.version
+
+
+def test_restore_reconciles_the_saved_map_with_current_vectors(fitted: MapLayout) -> None:
+    saved = MapPoints.build(fitted.ids[:100], fitted.xy[:100], np.zeros(100))
+    stored = StoredMap(saved, [], MapState(version=9, fitted_count=100, strength=0.3, fitted_at=0))
+    # Now: image 0 is gone, images 100..109 were indexed while the daemon was down.
+    ids = fitted.ids[1:110]
+    prompts = {int(i): f"prompt {int(i)}" for i in ids}
+    restored = map_worker.restore(ids, fitted.vectors[1:110], stored, LayoutParams(), prompts)
+    assert restored.prompts == prompts  # cluster labels after a restart still have their words
+    assert sorted(restored.layout.ids.tolist()) == sorted(ids.tolist())
+    assert restored.layout.position(50) == tuple(float(v) for v in fitted.xy[50])
+    assert restored.strength == 0.3 and restored.version > 9
+    assert restored.layout.fitted_count == 100
+
+
+def test_restore_without_a_saved_map() -> None:
+    rng = np.random.default_rng(0)
+    tiny = map_worker.restore(np.arange(5), rng.standard_normal((5, 8)), None, LayoutParams())
+    assert len(tiny) == 5 and len({tuple(p) for p in tiny.layout.xy.tolist()}) == 5
+    waiting = map_worker.restore(np.arange(40), rng.standard_normal((40, 8)), None, LayoutParams())
+    assert len(waiting) == 40 and waiting.needs_refit()  # placed at the centre until the fit
+    assert len(map_worker.restore(np.arange(0), np.zeros((0, 8)), None, LayoutParams())) == 0
+
+
+async def test_fit_process_refits_off_the_daemon_process(
+    fitted: MapLayout, planted: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    _, _, centres = planted
+    small = MapLayout(fitted.ids[:300], fitted.xy[:300], fitted.vectors[:300], 300)
+    live = SemanticMap(small, version=3)
+    new_vectors, _ = more_points(centres, 40, seed=31)
+    live.add(np.arange(70_000, 70_040), new_vectors)
+    snapshot = map_worker.snapshot(live)
+    process = FitProcess()
+    try:
+        result = await process.fit(snapshot, LayoutParams())
+    finally:
+        process.close()
+    assert result.layout.ids.tolist() == snapshot.layout.ids.tolist()
+    assert result.layout.fitted_count == 340 and not result.needs_refit()
+    assert result.layout.xy.min() >= 0.0 and result.layout.xy.max() <= 1.0
+    assert result.version == snapshot.version + 1 and len(result.labels) == 340
+    moved = np.linalg.norm(result.layout.xy[:300] - fitted.xy[:300], axis=1).mean()
+    assert moved < 0.1  # started from the previous layout, aligned back onto it
+    assert np.allclose(result.layout.vectors, snapshot.layout.vectors, atol=1e-6)
