@@ -20,8 +20,10 @@ from photomapd.config import (
     validate_album_key,
 )
 from photomapd.events import EventBus, EventKind
+from photomapd.invokeai.local_db import LocalDatabaseError
+from photomapd.invokeai.local_index import LocalIndex
 from photomapd.pipeline import Pipeline
-from photomapd.store import Store
+from photomapd.store import KnownFile, Store
 from photomapd.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,50 @@ class AlbumService:
         self.events = events
         self.last_reconcile: dict[str, dict[str, Any]] = {}
         self._reconciling: set[str] = set()
+        self._local: LocalIndex | None = None
+
+    # --- InvokeAI's own database (intermediates, boards) -----------------------------------
+
+    def local_index(self) -> LocalIndex | None:
+        """The cached view of InvokeAI's database, when an InvokeAI root is known."""
+        root = self.config.invokeai_root
+        if root is None:
+            return None
+        root = Path(root).expanduser().resolve()
+        if self._local is None or self._local.database.root != root:
+            self._local = LocalIndex(root)
+        return self._local
+
+    def _require_local(self) -> LocalIndex:
+        local = self.local_index()
+        if local is None:
+            raise AlbumError(
+                "invokeai_root_not_set",
+                "No InvokeAI root folder is known, so its boards cannot be read. Start photomapd "
+                "with --root PATH (or set INVOKEAI_ROOT), or set invokeai_root in config.toml.",
+            )
+        return local
+
+    def skip_for(self, album: AlbumConfig) -> scanner.Skip | None:
+        """InvokeAI's intermediates are left out of an album that is its images folder."""
+        local = self.local_index()
+        if local is None or album.boards or not any(local.covers(f) for f in album.folders):
+            return None
+        return local.is_intermediate
+
+    def is_invokeai_folder(self, album: AlbumConfig) -> bool:
+        local = self.local_index()
+        return local is not None and any(local.covers(folder) for folder in album.folders)
+
+    async def _checked_boards(self, boards: list[str]) -> tuple[list[str], list[Path]]:
+        """Board ids and the album's folder (InvokeAI's images folder) for a board album."""
+        local = self._require_local()
+        try:
+            ids = await asyncio.to_thread(local.resolve_boards, boards)
+        except LocalDatabaseError as error:
+            code = "board_not_found" if "has no board" in str(error) else "invokeai_database"
+            raise AlbumError(code, str(error)) from error
+        return ids, [local.images_dir.resolve()]
 
     def list(self) -> list[AlbumConfig]:
         return list(self.config.albums)
@@ -61,6 +107,7 @@ class AlbumService:
         folders: list[str],
         key: str | None = None,
         exclude: list[str] | None = None,
+        boards: list[str] | None = None,
     ) -> AlbumConfig:
         key = key or key_from_name(name)
         try:
@@ -69,7 +116,17 @@ class AlbumService:
             raise AlbumError("invalid_album_key", str(error)) from error
         if self.config.album(key):
             raise AlbumError("album_exists", f"an album with key {key!r} already exists")
-        album = AlbumConfig(key, name or key, self._checked_folders(folders), list(exclude or []))
+        if boards:
+            if folders:
+                raise AlbumError(
+                    "boards_and_folders",
+                    "a board album takes its files from InvokeAI's outputs folder; give boards "
+                    "or folders, not both",
+                )
+            board_ids, paths = await self._checked_boards(boards)
+        else:
+            board_ids, paths = [], self._checked_folders(folders)
+        album = AlbumConfig(key, name or key, paths, list(exclude or []), board_ids)
         self.config.albums.append(album)
         self.config.save()
         await self.start(album)
@@ -82,11 +139,22 @@ class AlbumService:
         name: str | None = None,
         folders: list[str] | None = None,
         exclude: list[str] | None = None,
+        boards: list[str] | None = None,
     ) -> AlbumConfig:
         album = self.get(key)
+        if (boards is not None or album.boards) and folders is not None:
+            raise AlbumError(
+                "boards_and_folders",
+                "a board album takes its files from InvokeAI's outputs folder; change its "
+                "boards, not its folders",
+            )
+        if boards is not None and not boards:
+            raise AlbumError("no_boards", "a board album needs at least one board")
+        if boards is not None:
+            album.boards, album.folders = await self._checked_boards(boards)
         if name is not None:
             album.name = name
-        refolder = folders is not None or exclude is not None
+        refolder = folders is not None or exclude is not None or boards is not None
         if folders is not None:
             album.folders = self._checked_folders(folders)
         if exclude is not None:
@@ -126,8 +194,14 @@ class AlbumService:
         return resolved
 
     async def start(self, album: AlbumConfig) -> None:
-        """Watch first, then reconcile, so nothing written in between is missed."""
-        problems = self.watcher.watch_album(album)
+        """Watch first, then reconcile, so nothing written in between is missed.
+
+        A board album is not watched: InvokeAI's database says which files it has, and the
+        board sync reconciles it whenever that database changes."""
+        if album.boards:
+            self.pipeline.spawn(self.reconcile(album.key))
+            return
+        problems = self.watcher.watch_album(album, self.skip_for(album))
         for problem in problems:
             log.warning("album %s: %s", album.key, problem)
         self.pipeline.spawn(self.reconcile(album.key))
@@ -144,7 +218,14 @@ class AlbumService:
         started = time.monotonic()
         try:
             known = await self.store.known_files(key)
-            result = await asyncio.to_thread(scanner.reconcile, album, known)
+            warnings: list[str] = []
+            if album.boards:
+                result, warnings = await self._reconcile_boards(album, known)
+            else:
+                skip = self.skip_for(album)
+                if skip is not None:  # one query per reconcile, not one per file
+                    await asyncio.to_thread(self._require_local().snapshot, fresh=True)
+                result = await asyncio.to_thread(scanner.reconcile, album, known, skip)
             for path in result.new_or_changed:
                 self.pipeline.submit(Change(ChangeKind.CREATED, key, path, from_scan=True))
             if result.removed:
@@ -158,6 +239,7 @@ class AlbumService:
                 "removed": len(result.removed),
                 "unchanged": result.unchanged,
                 "missing_folders": [str(folder) for folder in result.missing_folders],
+                "warnings": warnings[:20],
                 "seconds": round(time.monotonic() - started, 3),
                 "finished_at": time.time(),
             }
@@ -174,6 +256,21 @@ class AlbumService:
         finally:
             self._reconciling.discard(key)
 
+    async def _reconcile_boards(
+        self, album: AlbumConfig, known: dict[str, KnownFile]
+    ) -> tuple[scanner.ScanResult, list[str]]:
+        """Files of the album's boards per InvokeAI's database; an unreadable database keeps
+        the album as it is (nothing removed) and says why."""
+        local = self.local_index()
+        if local is None:
+            return scanner.ScanResult(), ["no InvokeAI root is known; the album is kept as is"]
+        try:
+            found = await asyncio.to_thread(local.board_files, album.boards)
+        except LocalDatabaseError as error:
+            return scanner.ScanResult(), [f"{error} The album is kept as it is."]
+        result = scanner.compare(found.files, known, [local.images_dir.resolve()])
+        return result, found.warnings
+
     async def describe(self, album: AlbumConfig) -> dict[str, Any]:
         counts = (await self.store.album_counts()).get(album.key, {})
         folders = [{"path": str(folder), "exists": folder.is_dir()} for folder in album.folders]
@@ -188,6 +285,7 @@ class AlbumService:
             "name": album.name,
             "folders": folders,
             "exclude": album.exclude,
+            "boards": await self._describe_boards(album),
             "count": counts.get("ok", 0),
             "failed": counts.get("error", 0),
             "pending": counts.get("pending", 0),
@@ -200,3 +298,15 @@ class AlbumService:
             else None,
             "last_reconcile": self.last_reconcile.get(album.key),
         }
+
+    async def _describe_boards(self, album: AlbumConfig) -> list[dict[str, Any]]:
+        if not album.boards:
+            return []
+        local = self.local_index()
+        names: dict[str, str | None] = {}
+        if local is not None:
+            try:
+                names = await asyncio.to_thread(local.board_names, album.boards)
+            except LocalDatabaseError:
+                names = {}
+        return [{"id": board_id, "name": names.get(board_id)} for board_id in album.boards]

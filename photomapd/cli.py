@@ -80,7 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     album_commands.add_parser("list")
     add = album_commands.add_parser("add")
     add.add_argument("name")
-    add.add_argument("folders", nargs="+")
+    add.add_argument("folders", nargs="*")
+    add.add_argument(
+        "--board",
+        action="append",
+        default=[],
+        dest="boards",
+        help="an InvokeAI board (name or id; repeat for more): the album holds its images",
+    )
     add.add_argument("--key")
     add.add_argument("--exclude", action="append", default=[])
     remove = album_commands.add_parser("remove")
@@ -288,6 +295,12 @@ def command_status(args: argparse.Namespace, config: Config) -> int:
 
 
 def command_albums(args: argparse.Namespace, config: Config) -> int:
+    if args.album_command == "add" and bool(args.folders) == bool(args.boards):
+        print(
+            "photomapd: give the album folders, or one or more --board BOARD, not both",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return _albums_via_api(args, config)
     except ConnectionError:
@@ -306,12 +319,10 @@ def _albums_via_api(args: argparse.Namespace, config: Config) -> int:
             print(f"{album['key']}\t{album['name']}\t{album['count']} images\t{folders}")
     elif args.album_command == "add":
         folders = [str(Path(folder).expanduser().resolve()) for folder in args.folders]
-        album = api_call(
-            config,
-            "POST",
-            "/api/albums",
-            {"name": args.name, "folders": folders, "key": args.key, "exclude": args.exclude},
-        )
+        body = {"name": args.name, "folders": folders, "key": args.key, "exclude": args.exclude}
+        if args.boards:
+            body["boards"] = args.boards
+        album = api_call(config, "POST", "/api/albums", body)
         print(f"added album {album['key']}; indexing started")
     else:
         api_call(config, "DELETE", f"/api/albums/{args.key}")
@@ -326,6 +337,8 @@ async def _albums_offline(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.album_command == "add":
         key = args.key or _unique_key(config, key_from_name(args.name))
+        if args.boards:
+            return _add_board_album_offline(args, config, key)
         folders = [Path(folder).expanduser().resolve() for folder in args.folders]
         missing = [str(folder) for folder in folders if not folder.is_dir()]
         if missing:
@@ -345,6 +358,34 @@ async def _albums_offline(args: argparse.Namespace, config: Config) -> int:
     config.albums.remove(album)
     config.save()
     print(f"removed album {args.key} (its index is dropped when the daemon next starts)")
+    return 0
+
+
+def _add_board_album_offline(args: argparse.Namespace, config: Config, key: str) -> int:
+    from photomapd.invokeai.local_db import LocalDatabaseError
+    from photomapd.invokeai.local_index import LocalIndex
+
+    if config.invokeai_root is None:
+        print(
+            "photomapd: no InvokeAI root folder is known, so its boards cannot be read; start "
+            "photomapd once with --root PATH (or set INVOKEAI_ROOT), or set invokeai_root in "
+            f"{config.config_path}",
+            file=sys.stderr,
+        )
+        return 1
+    local = LocalIndex(Path(config.invokeai_root).expanduser().resolve())
+    try:
+        boards = local.resolve_boards(args.boards)
+    except LocalDatabaseError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    if config.album(key):
+        print(f"photomapd: an album with key {key!r} already exists", file=sys.stderr)
+        return 1
+    album = AlbumConfig(key, args.name, [local.images_dir.resolve()], list(args.exclude), boards)
+    config.albums.append(album)
+    config.save()
+    print(f"added board album {key}; it is indexed when the daemon starts")
     return 0
 
 

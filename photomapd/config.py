@@ -45,14 +45,20 @@ class AlbumConfig:
     name: str
     folders: list[Path]
     exclude: list[str] = field(default_factory=list)
+    # InvokeAI board ids ("none" = Uncategorized): the album holds those boards' images, read
+    # from InvokeAI's own database instead of walking `folders`.
+    boards: list[str] = field(default_factory=list)
 
     def to_toml(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "key": self.key,
             "name": self.name,
             "folders": [str(folder) for folder in self.folders],
             "exclude": list(self.exclude),
         }
+        if self.boards:
+            document["boards"] = list(self.boards)
+        return document
 
     @classmethod
     def from_toml(cls, raw: dict[str, Any]) -> AlbumConfig:
@@ -61,6 +67,7 @@ class AlbumConfig:
             name=str(raw.get("name") or raw["key"]),
             folders=[Path(folder).expanduser() for folder in raw.get("folders", [])],
             exclude=[str(pattern) for pattern in raw.get("exclude", [])],
+            boards=[str(board) for board in raw.get("boards", [])],
         )
         validate_album_key(album.key)
         return album

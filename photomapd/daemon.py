@@ -15,6 +15,7 @@ from aiohttp import web
 import photomapd
 from photomapd import model_history
 from photomapd.albums import AlbumService
+from photomapd.board_sync import BoardSync
 from photomapd.config import Config
 from photomapd.events import EventBus
 from photomapd.pipeline import Pipeline
@@ -65,6 +66,7 @@ class Daemon:
         self.force_polling = force_polling
         self.watcher: FolderWatcher | None = None
         self.albums: AlbumService = None  # type: ignore[assignment]  # needs the loop: start()
+        self.board_sync: BoardSync | None = None
         self.runner: web.AppRunner | None = None
         self.url = f"http://{config.host}:{config.port}"
         self.stop_requested = asyncio.Event()
@@ -120,6 +122,8 @@ class Daemon:
             ) from error
         self.url = _public_url(self.config.host, _bound_port(self.runner) or self.config.port)
         await self.albums.start_all()
+        self.board_sync = BoardSync(self.albums)
+        self.pipeline.spawn(self.board_sync.run())
         if self.config.albums:
             # Warm start: the first image InvokeAI writes should not wait for a model load.
             self.pipeline.spawn(self.pipeline.ensure_model())

@@ -33,4 +33,6 @@ def image_json(row: dict[str, Any]) -> dict[str, Any]:
         "thumbnail_url": f"/api/images/{image_id}/thumbnail",
         "file_url": f"/api/images/{image_id}/file",
         "metadata_summary": summary,
+        # InvokeAI board name ("Uncategorized" for none); None outside InvokeAI's folder
+        "board": row.get("board"),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +23,15 @@ class ScanResult:
     missing_folders: list[Path] = field(default_factory=list)
 
 
-def walk_images(folder: Path, exclude: list[str]) -> dict[str, tuple[int, float]]:
-    """path -> (size, mtime) of every wanted image under folder. Blocking; run it in a thread."""
+Skip = Callable[[Path], bool]
+
+
+def walk_images(
+    folder: Path, exclude: list[str], skip: Skip | None = None
+) -> dict[str, tuple[int, float]]:
+    """path -> (size, mtime) of every wanted image under folder. Blocking; run it in a thread.
+
+    `skip` leaves out more files (InvokeAI's intermediates in its images folder)."""
     found: dict[str, tuple[int, float]] = {}
     stack = [folder]
     while stack:
@@ -40,7 +48,7 @@ def walk_images(folder: Path, exclude: list[str]) -> dict[str, tuple[int, float]
                         stack.append(Path(entry.path))
                     continue
                 path = Path(entry.path)
-                if not is_wanted(path, folder, exclude):
+                if not is_wanted(path, folder, exclude) or (skip is not None and skip(path)):
                     continue
                 stat = entry.stat()
                 found[entry.path] = (stat.st_size, stat.st_mtime)
@@ -49,7 +57,9 @@ def walk_images(folder: Path, exclude: list[str]) -> dict[str, tuple[int, float]
     return found
 
 
-def reconcile(album: AlbumConfig, known: dict[str, KnownFile]) -> ScanResult:
+def reconcile(
+    album: AlbumConfig, known: dict[str, KnownFile], skip: Skip | None = None
+) -> ScanResult:
     """Compare disk with the database. Blocking; run it in a thread."""
     result = ScanResult()
     on_disk: dict[str, tuple[int, float]] = {}
@@ -57,9 +67,20 @@ def reconcile(album: AlbumConfig, known: dict[str, KnownFile]) -> ScanResult:
     for folder in album.folders:
         if folder.is_dir():
             present_folders.append(folder)
-            on_disk.update(walk_images(folder, album.exclude))
+            on_disk.update(walk_images(folder, album.exclude, skip))
         else:
             result.missing_folders.append(folder)
+    return compare(on_disk, known, present_folders, result)
+
+
+def compare(
+    on_disk: dict[str, tuple[int, float]],
+    known: dict[str, KnownFile],
+    present_folders: list[Path],
+    result: ScanResult | None = None,
+) -> ScanResult:
+    """What to index and what to drop, given the files that belong to an album now."""
+    result = result or ScanResult()
     for path, (size, mtime) in on_disk.items():
         row = known.get(path)
         if (

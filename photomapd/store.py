@@ -61,12 +61,14 @@ MIGRATIONS: list[str] = [
     METADATA_MIGRATION,
     # 3: metadata filter columns as plain trigger-filled columns with covering indexes
     METADATA_MIGRATION_3,
+    # 4: InvokeAI board of each image in InvokeAI's images folder (NULL elsewhere)
+    "ALTER TABLE images ADD COLUMN board TEXT",
 ]
 
 VISIBLE = "status IN ('ok', 'pending', 'error')"
 IMAGE_COLUMNS = (
     "id, album, path, size, mtime, content_hash, width, height, status, error, created_at, "
-    "indexed_at, metadata_json, favourite, thumbnail"
+    "indexed_at, metadata_json, favourite, thumbnail, board"
 )
 EMBEDDED = "EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = images.id) AS embedded"
 
@@ -340,6 +342,32 @@ class Store:
                 ids.extend(int(row[0]) for row in await cursor.fetchall())
             await self.writer.commit()
         return ids
+
+    async def boards_of(
+        self, album: str, unset_only: bool = False, paths: Sequence[str] | None = None
+    ) -> dict[str, tuple[int, str | None]]:
+        """path -> (id, board) of the album's visible rows, for the InvokeAI board sync:
+        all, only those without a board yet (`unset_only`), or those at `paths`."""
+        where = f"album = ? AND {VISIBLE}" + (" AND board IS NULL" if unset_only else "")
+        if paths is None:
+            rows = await self.fetch_all(
+                f"SELECT id, path, board FROM images WHERE {where}", (album,)
+            )
+        else:
+            rows = []
+            for start in range(0, len(paths), 500):
+                chunk = list(paths[start : start + 500])
+                rows += await self.fetch_all(
+                    f"SELECT id, path, board FROM images WHERE {where} "
+                    f"AND path IN ({','.join('?' * len(chunk))})",
+                    [album, *chunk],
+                )
+        return {row["path"]: (row["id"], row["board"]) for row in rows}
+
+    async def set_boards(self, changes: Sequence[tuple[str | None, int]]) -> None:
+        """(board, id) pairs in one transaction."""
+        if changes:
+            await self.write_many("UPDATE images SET board = ? WHERE id = ?", changes)
 
     async def same_content(self, album: str, content_hash: str) -> list[dict[str, Any]]:
         """Rows with these exact bytes: a candidate for "this file was moved or renamed"."""

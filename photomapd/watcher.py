@@ -23,13 +23,23 @@ log = logging.getLogger(__name__)
 class _AlbumHandler(FileSystemEventHandler):
     """Runs on watchdog's thread: filters, then hands a Change to the loop."""
 
-    def __init__(self, album: AlbumConfig, folder: Path, deliver: Callable[[Change], None]) -> None:
+    def __init__(
+        self,
+        album: AlbumConfig,
+        folder: Path,
+        deliver: Callable[[Change], None],
+        skip: Callable[[Path], bool] | None = None,
+    ) -> None:
         self.album = album
         self.folder = folder
         self.deliver = deliver
+        self.skip = skip
 
-    def _wanted(self, path: str) -> bool:
-        return is_wanted(Path(path), self.folder, self.album.exclude)
+    def _wanted(self, path: str, to_index: bool = True) -> bool:
+        if not is_wanted(Path(path), self.folder, self.album.exclude):
+            return False
+        # Deletions always pass: a file indexed before `skip` knew it must still go away.
+        return not (to_index and self.skip is not None and self.skip(Path(path)))
 
     def on_created(self, event: FileSystemEvent) -> None:
         self._file_event(event, ChangeKind.CREATED)
@@ -51,7 +61,7 @@ class _AlbumHandler(FileSystemEventHandler):
         if event.is_directory:
             self.deliver(Change(ChangeKind.MOVED, self.album.key, Path(source), Path(dest)))
             return
-        source_wanted, dest_wanted = self._wanted(source), self._wanted(dest)
+        source_wanted, dest_wanted = self._wanted(source, to_index=False), self._wanted(dest)
         if source_wanted and dest_wanted:
             self.deliver(Change(ChangeKind.MOVED, self.album.key, Path(source), Path(dest)))
         elif dest_wanted:  # e.g. "image.png.tmp" renamed into place
@@ -60,7 +70,8 @@ class _AlbumHandler(FileSystemEventHandler):
             self.deliver(Change(ChangeKind.DELETED, self.album.key, Path(source)))
 
     def _file_event(self, event: FileSystemEvent, kind: ChangeKind) -> None:
-        if event.is_directory or not self._wanted(str(event.src_path)):
+        to_index = kind != ChangeKind.DELETED
+        if event.is_directory or not self._wanted(str(event.src_path), to_index):
             return
         self.deliver(Change(kind, self.album.key, Path(str(event.src_path))))
 
@@ -101,8 +112,12 @@ class FolderWatcher:
             self._native.start()
         return self._native
 
-    def watch_album(self, album: AlbumConfig) -> list[str]:
-        """Start watching every present folder; returns the problems met (missing folders)."""
+    def watch_album(
+        self, album: AlbumConfig, skip: Callable[[Path], bool] | None = None
+    ) -> list[str]:
+        """Start watching every present folder; returns the problems met (missing folders).
+
+        `skip(path)` runs on the watcher thread and leaves files out (InvokeAI intermediates)."""
         problems = []
         for folder in album.folders:
             if (album.key, str(folder)) in self._watches:
@@ -110,7 +125,7 @@ class FolderWatcher:
             if not folder.is_dir():
                 problems.append(f"folder missing: {folder}")
                 continue
-            handler = _AlbumHandler(album, folder, self._deliver)
+            handler = _AlbumHandler(album, folder, self._deliver, skip)
             self._schedule(album.key, folder, handler)
         return problems
 

@@ -37,7 +37,10 @@ async def list_albums(request: web.Request) -> web.Response:
 
 
 async def create_album(request: web.Request) -> web.Response:
-    """Create an album from {name, folders, key?, exclude?}; indexing starts at once."""
+    """Create an album from {name, folders | boards, key?, exclude?}; indexing starts at once.
+
+    With `boards` (InvokeAI board ids or names, "Uncategorized" for none) the album holds those
+    boards' images from InvokeAI's outputs folder."""
     body = await json_body(request)
     folders = _string_list(body, "folders") or []
     name = str(body.get("name") or "")
@@ -46,7 +49,11 @@ async def create_album(request: web.Request) -> web.Response:
     service = request.app[keys.ALBUMS]
     try:
         album = await service.create(
-            name or str(body["key"]), folders, body.get("key"), _string_list(body, "exclude")
+            name or str(body["key"]),
+            folders,
+            body.get("key"),
+            _string_list(body, "exclude"),
+            _string_list(body, "boards"),
         )
     except AlbumError as error:
         raise _album_error(error) from error
@@ -64,7 +71,7 @@ async def get_album(request: web.Request) -> web.Response:
 
 
 async def patch_album(request: web.Request) -> web.Response:
-    """Change an album's name, folders or exclude globs."""
+    """Change an album's name, folders, boards or exclude globs."""
     body = await json_body(request)
     service = request.app[keys.ALBUMS]
     try:
@@ -73,6 +80,7 @@ async def patch_album(request: web.Request) -> web.Response:
             body.get("name"),
             _string_list(body, "folders"),
             _string_list(body, "exclude"),
+            _string_list(body, "boards"),
         )
     except AlbumError as error:
         raise _album_error(error) from error

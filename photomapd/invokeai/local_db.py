@@ -165,6 +165,21 @@ class InvokeAIDatabase:
             )
         return result
 
+    def flags(self) -> list[tuple[str, int, str | None, str]]:
+        """(image_name, is_intermediate, board_name, subfolder) of every image: one lean query
+        for the daemon's cached snapshot (plain tuples; 100k rows)."""
+        with closing(self._connect()) as connection:
+            connection.row_factory = None
+            has_subfolder = "image_subfolder" in self._columns(connection, "images")
+            return connection.execute(
+                f"""SELECT i.image_name, i.is_intermediate, b.board_name,
+                       {"i.image_subfolder" if has_subfolder else "''"}
+                    FROM images i
+                    LEFT JOIN board_images bi ON bi.image_name = i.image_name
+                    LEFT JOIN boards b ON b.board_id = bi.board_id
+                    WHERE i.deleted_at IS NULL"""
+            ).fetchall()
+
     def intermediate_names(self) -> set[str]:
         """File names InvokeAI marks intermediate, to leave out of the default album."""
         with closing(self._connect()) as connection:

@@ -91,6 +91,7 @@ export class Drawer {
       row("Pixels", image.width && image.height ? `${image.width} × ${image.height}` : ""),
       row("File size", formatBytes(image.size)),
       row("Folder", folder),
+      row("InvokeAI board", image.board),
       row("Path", image.path),
       image.status === "error" ? row("Indexing error", image.error || "unknown") : null,
     );
