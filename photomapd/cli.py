@@ -210,6 +210,12 @@ def ensure_default_albums(config: Config, folders: list[str], root: str | None) 
         key = _unique_key(config, key_from_name(path.name))
         config.albums.append(AlbumConfig(key, path.name, [path]))
         changed = True
+    if config.invokeai_root is None or root:
+        # Known even when albums exist already: boards and intermediates come from its DB.
+        located = find_invokeai_root(root)
+        if located is not None and located.root != config.invokeai_root:
+            config.invokeai_root = located.root
+            changed = True
     if not config.albums:
         found = find_invokeai_root(root)
         if found is None:
