@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +130,9 @@ def _thumbnail_for(path: Path, image: Image.Image, content_hash: str, thumbnails
 def write_file_atomically(target: Path, data: bytes) -> None:
     """Temp file + rename: a crash or a full disk never leaves half a thumbnail behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
+    # A unique temp name: two copies of the same image share a thumbnail and may be written
+    # by two decode threads at once.
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         temporary.write_bytes(data)
         temporary.replace(target)

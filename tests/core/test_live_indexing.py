@@ -235,3 +235,22 @@ async def test_hidden_temp_and_thumbnail_files_are_ignored(
     await asyncio.sleep(0.5)
     _, page = await running.get("/api/albums/album0/images")
     assert [item["name"] for item in page["items"]] == ["real.png"]
+
+
+async def test_identical_copies_share_a_thumbnail_without_racing(
+    tmp_path: Path, make_config, start_daemon
+):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    data = png_bytes((33, 66, 99))
+    for number in range(12):
+        (folder / f"copy{number}.png").write_bytes(data)
+    running = await start_daemon(make_config(folder))
+
+    async def all_ok() -> bool:
+        _, page = await running.get("/api/albums/album0/images", params={"limit": 50})
+        return page["total"] == 12 and all(item["status"] == "ok" for item in page["items"])
+
+    await wait_for(all_ok, message="12 identical copies indexed")
+    _, failures = await running.get("/api/albums/album0/failures")
+    assert failures["items"] == []
