@@ -13,10 +13,9 @@ from PIL import Image
 
 from photomapd import imaging
 from photomapd.imaging import ImageError
+from tests.conftest import SHARED
 
-BROKEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "broken"
-if not BROKEN.is_dir():
-    BROKEN = Path("/work/shared/corpus/broken")
+BROKEN = SHARED / "corpus" / "broken"
 
 
 def _save(path: Path, image: Image.Image, **options: object) -> Path:

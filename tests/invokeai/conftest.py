@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from photomapd.invokeai.client import InvokeAIClient
+from tests.conftest import SHARED
 from tests.invokeai.fake_server import FakeInvokeAI
 from tests.invokeai.peers import FakePeer, LivePeer, Peer
 
@@ -22,7 +23,9 @@ MULTIUSER_VERSIONS = ["6.12.0", "6.13.5", "6.14.2"]
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "Passw0rd-peer"
-PEER_SCRIPT = Path(os.environ.get("INVOKEAI_PEER_SCRIPT", "/work/shared/tools/invokeai-peer.sh"))
+PEER_SCRIPT = Path(
+    os.environ.get("INVOKEAI_PEER_SCRIPT", str(SHARED / "tools" / "invokeai-peer.sh"))
+)
 LIVE_PORTS = {False: 19090, True: 19091}
 
 FakeFactory = Callable[..., Awaitable[FakeInvokeAI]]

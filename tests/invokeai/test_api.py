@@ -14,10 +14,11 @@ from keyring.backends import fail
 
 from photomapd.api.routes_invokeai import BRIDGE
 from photomapd.credentials import CredentialStore
+from tests.conftest import SHARED
 from tests.helpers import wait_for
 from tests.invokeai.payloads import read_metadata, simple_recall_payload
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = SHARED / "corpus"
 SDXL = CORPUS / "invokeai-v6-generated" / "v6142-sdxl-loras-dpmpp2mk.png"
 EMAIL, PASSWORD = "alice@example.com", "Alice-pass-1"
 

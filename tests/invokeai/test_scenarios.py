@@ -14,10 +14,11 @@ import pytest
 from photomapd.invokeai.actions import ImageSource, InvokeAIActions, RecallMode
 from photomapd.invokeai.client import InvokeAIClient
 from photomapd.invokeai.errors import AuthFailedError
+from tests.conftest import SHARED
 from tests.invokeai.payloads import read_metadata, simple_recall_payload
 from tests.invokeai.peers import Peer
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = SHARED / "corpus"
 SDXL = CORPUS / "invokeai-v6-generated" / "v6142-sdxl-loras-dpmpp2mk.png"
 FLUX = CORPUS / "invokeai-v6-generated" / "v6142-flux-txt2img-guidance.png"
 PROMPT = "portrait of an old sea captain with a raven on his shoulder"
