@@ -239,7 +239,9 @@ class Pipeline:
             settled = pending.from_scan or now - stat.st_mtime >= SETTLED_AGE_SECONDS
             unchanged = signature == pending.last_signature
             pending.last_signature = signature
-            if stat.st_size > 0 and (settled or unchanged):
+            # An empty file may still be filled in; once it has sat empty a while it is taken
+            # as it is, so it gets an error row instead of waiting in the queue forever.
+            if (stat.st_size > 0 and (settled or unchanged)) or (stat.st_size == 0 and settled):
                 self.pending.pop(key, None)
                 self.ready.put_nowait(pending)
 
@@ -310,7 +312,11 @@ class Pipeline:
             self.pending.setdefault((pending.album, pending.path), pending)
             return
         reason = str(error.reason) if isinstance(error, imaging.ImageError) else str(error)
-        message = f"{reason}. Fix or re-export the file; it is retried when it changes."
+        message = (
+            reason
+            if "retried" in reason
+            else (f"{reason}. Fix or re-export the file; it is retried when it changes.")
+        )
         image_id, is_new = await self.store.save_error(
             pending.album, str(pending.path), stat.st_size, stat.st_mtime, message
         )

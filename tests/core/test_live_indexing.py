@@ -202,7 +202,7 @@ async def test_corrupt_file_recorded_with_reason_and_retried_when_changed(
     [failure] = await wait_for(failures, message="broken.png recorded as failed")
     assert failure["path"] == str(broken)
     assert "truncated" in failure["error"].lower() or "incomplete" in failure["error"].lower()
-    assert "retried when it changes" in failure["error"]
+    assert failure["error"].count("retried when") == 1
     _, album = await running.get("/api/albums/album0")
     assert album["failed"] == 1
     # Fixing the file retries it.
@@ -254,3 +254,24 @@ async def test_identical_copies_share_a_thumbnail_without_racing(
     await wait_for(all_ok, message="12 identical copies indexed")
     _, failures = await running.get("/api/albums/album0/failures")
     assert failures["items"] == []
+
+
+async def test_empty_file_gets_an_error_instead_of_waiting_forever(
+    tmp_path: Path, make_config, start_daemon
+):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    old = time.time() - 60
+    os.utime(empty, (old, old))
+    running = await start_daemon(make_config(folder))
+
+    async def failed() -> list:
+        _, body = await running.get("/api/albums/album0/failures")
+        return body["items"]
+
+    [failure] = await wait_for(failed, message="empty.png recorded")
+    assert "empty" in failure["error"] and failure["error"].count("retried") == 1
+    _, status = await running.get("/api/status")
+    assert status["indexing"]["queued"] == 0
