@@ -350,9 +350,19 @@ async def main() -> None:
                 f"ours / min(bounds) = {ours / min(bound, decode_bound):.2f}"
             )
             return
+        print(
+            f"bulk: {ours:.1f} img/s (model-only {bound:.1f}, decode-only {decode_bound:.1f})",
+            flush=True,
+        )
         latencies = await live_latency(work, checkpoint, args.live)
+        print(f"live: p95 {p95(latencies):.3f} s", flush=True)
         end_to_end, lookup = await search_at_scale(work, checkpoint, args.rows)
+        print(
+            f"search: p95 {p95(end_to_end) * 1000:.1f} ms, lookup {p95(lookup) * 1000:.2f} ms",
+            flush=True,
+        )
         reconcile_seconds = await reconcile_unchanged(work, checkpoint, args.rows)
+        print(f"reconcile: {reconcile_seconds:.2f} s", flush=True)
         first_ok, rss = start_and_idle_rss(work, checkpoint)
     print("| measurement | value | target | ratio (target/value or value/target) | |")
     print("|---|---|---|---|---|")
