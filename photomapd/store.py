@@ -184,45 +184,9 @@ class Store:
         }
 
     async def save_indexed(self, album: str, path: str, image: IndexedImage) -> tuple[int, bool]:
-        """Insert or update the row for a file with everything learned; returns (id, is_new)."""
-        async with self._write_lock:
-            cursor = await self.writer.execute(
-                "SELECT id FROM images WHERE album = ? AND path = ?", (album, path)
-            )
-            existing = await cursor.fetchone()
-            values = (
-                image.size,
-                image.mtime,
-                image.content_hash,
-                image.width,
-                image.height,
-                time.time(),
-                image.metadata_json,
-                image.raw_metadata_json,
-                image.parser_version,
-                image.thumbnail,
-            )
-            if existing:
-                image_id = int(existing[0])
-                await self.writer.execute(
-                    "UPDATE images SET size = ?, mtime = ?, content_hash = ?, width = ?, "
-                    "height = ?, indexed_at = ?, metadata_json = ?, raw_metadata_json = ?, "
-                    "parser_version = ?, thumbnail = ?, status = 'ok', error = NULL, "
-                    "missing_since = NULL WHERE id = ?",
-                    (*values, image_id),
-                )
-            else:
-                cursor = await self.writer.execute(
-                    "INSERT INTO images (size, mtime, content_hash, width, height, indexed_at, "
-                    "metadata_json, raw_metadata_json, parser_version, thumbnail, album, path, "
-                    "created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
-                    (*values, album, path, image.mtime),
-                )
-                image_id = int(cursor.lastrowid or 0)
-            if image.vector is not None and image.model_id:
-                await self._put_embedding(image_id, image.model_id, image.vector)
-            await self.writer.commit()
-        return image_id, existing is None
+        """One file's row (and embedding); returns (id, is_new)."""
+        [result] = await self.save_indexed_batch([(album, path, image)])
+        return result
 
     async def run_in_writer(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run a blocking function on the writer connection's own thread, as one hop.
@@ -369,30 +333,6 @@ class Store:
         if changes:
             await self.write_many("UPDATE images SET board = ? WHERE id = ?", changes)
 
-    async def same_content(self, album: str, content_hash: str) -> list[dict[str, Any]]:
-        """Rows with these exact bytes: a candidate for "this file was moved or renamed"."""
-        rows = await self.fetch_all(
-            "SELECT id, path, status FROM images WHERE album = ? AND content_hash = ? "
-            "ORDER BY missing_since DESC",
-            (album, content_hash),
-        )
-        return [dict(row) for row in rows]
-
-    async def move(self, image_id: int, new_path: str, size: int, mtime: float) -> None:
-        """Give an existing row (id, favourite, embedding) the path a moved file now has."""
-        async with self._write_lock:
-            await self.writer.execute(
-                "DELETE FROM images WHERE album = (SELECT album FROM images WHERE id = ?) "
-                "AND path = ? AND id != ?",
-                (image_id, new_path, image_id),
-            )
-            await self.writer.execute(
-                "UPDATE images SET path = ?, size = ?, mtime = ?, status = 'ok', "
-                "missing_since = NULL WHERE id = ?",
-                (new_path, size, mtime, image_id),
-            )
-            await self.writer.commit()
-
     async def purge_missing(self, older_than_seconds: float) -> list[int]:
         cutoff = time.time() - older_than_seconds
         async with self._write_lock:
@@ -512,15 +452,6 @@ class Store:
         row = await self.fetch_one(
             "SELECT vector FROM embeddings WHERE image_id = ? AND model_id = ?",
             (image_id, model_id),
-        )
-        return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
-
-    async def embedding_by_hash(self, content_hash: str, model_id: str) -> np.ndarray | None:
-        """A copy of the same bytes elsewhere was already embedded: reuse its vector."""
-        row = await self.fetch_one(
-            "SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id "
-            "WHERE i.content_hash = ? AND e.model_id = ? LIMIT 1",
-            (content_hash, model_id),
         )
         return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
 
