@@ -281,7 +281,7 @@ class Pipeline:
             where = getattr(error, "filename", None) or "the data folder"
             message = (
                 f"disk full while writing {where} ({error}); free some space — waiting images "
-                f"are retried every {DISK_FULL_RETRY_SECONDS:.0f} s and nothing is lost"
+                f"are retried every {DISK_FULL_RETRY_SECONDS:g} s and nothing is lost"
             )
             if self.problem != message:
                 log.error("%s", message)

@@ -392,13 +392,23 @@ class Store:
             conditions.append("favourite = 1")
         where = " AND ".join(conditions)
         direction = "DESC" if newest_first else "ASC"
+        # The count rides in the same statement so page and total come from one snapshot: two
+        # statements could see an image committed between them (total 1, no items).
+        count = f"SELECT COUNT(*) FROM images WHERE {where}"
         rows = await self.fetch_all(
-            f"SELECT {IMAGE_COLUMNS}, {EMBEDDED} FROM images WHERE {where} ORDER BY created_at {direction}, id {direction} "
-            "LIMIT ? OFFSET ?",
-            [*parameters, limit, offset],
+            f"SELECT ({count}) AS total_count, {IMAGE_COLUMNS}, {EMBEDDED} FROM images WHERE {where} "
+            f"ORDER BY created_at {direction}, id {direction} LIMIT ? OFFSET ?",
+            [*parameters, *parameters, limit, offset],
         )
-        total_row = await self.fetch_one(f"SELECT COUNT(*) FROM images WHERE {where}", parameters)
-        return [dict(row) for row in rows], int(total_row[0]) if total_row else 0
+        if rows:
+            total = int(rows[0]["total_count"])
+        else:
+            total_row = await self.fetch_one(count, parameters)
+            total = int(total_row[0]) if total_row else 0
+        images = [dict(row) for row in rows]
+        for image in images:
+            del image["total_count"]
+        return images, total
 
     async def album_counts(self) -> dict[str, dict[str, int]]:
         rows = await self.fetch_all(
