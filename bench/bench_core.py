@@ -2,7 +2,7 @@
 live latency, search latency at 100,000 images, reconcile of unchanged files, idle RSS,
 start-up time. Prints each measurement with its target and the ratio, in one run.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_core.py [--images 96] [--rows 100000] [--quick]
+    PYTHONPATH=. .venv/bin/python bench/bench_core.py [--images 256] [--rows 100000] [--quick]
 
 ViT-B-32 with random weights (speed equals real weights; no hub needed): its checkpoint is
 written to a temp folder first so the daemon's real loading path is measured.
@@ -101,7 +101,9 @@ def config_for(data_dir: Path, checkpoint: Path, folders: list[Path], port: int 
     return config
 
 
-async def bulk_index_rate(work: Path, checkpoint: Path, paths: list[Path]) -> float:
+async def bulk_index_rate(work: Path, checkpoint: Path, paths: list[Path]) -> tuple[float, float]:
+    """Images/s from daemon start to the last vector (start-up included), and the steady rate
+    from the first written batch to the last (what a long import runs at)."""
     daemon = Daemon(config_for(work / "bulk-data", checkpoint, [paths[0].parent]))
     # The model load is a one-time cost that the model-only bound excludes too.
     await asyncio.to_thread(daemon.embedder.load)
@@ -112,7 +114,12 @@ async def bulk_index_rate(work: Path, checkpoint: Path, paths: list[Path]) -> fl
             daemon.pipeline.counters.done < len(paths)
         ):
             await asyncio.sleep(0.05)
-        return len(paths) / (time.perf_counter() - started)
+        overall = len(paths) / (time.perf_counter() - started)
+        completions = sorted(daemon.pipeline.counters.completions)
+        first, last = completions[0], completions[-1]
+        after_first = sum(1 for moment in completions if moment > first)
+        steady = after_first / (last - first) if last > first else float("nan")
+        return overall, steady
     finally:
         await daemon.stop()
 
@@ -324,7 +331,7 @@ def report(name: str, value: float, unit: str, target: str, ratio: float, ok: bo
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--live", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
@@ -342,19 +349,31 @@ async def main() -> None:
         checkpoint = write_vit_b32(work)
         paths = invokeai_like_pngs(work / "bulk", args.images)
         embedder = Embedder("ViT-B-32", str(checkpoint), device="auto")
-        bound = model_only_rate(embedder, paths, 64 if embedder.device.startswith("cuda") else 16)
+        batch = 64 if embedder.device.startswith("cuda") else 16
+        # The bound is measured before and after our run and averaged: on a shared machine the
+        # load moves during a run, and one bound measured at a quiet moment would flatter it.
+        bound_before = model_only_rate(embedder, paths, batch)
         embedder.unload()
         decode_bound = decode_only_rate(paths, work / "decode-thumbs", workers)
-        ours = await bulk_index_rate(work, checkpoint, paths)
+        ours, steady = await bulk_index_rate(work, checkpoint, paths)
+        bound_after = model_only_rate(embedder, paths, batch)
+        embedder.unload()
+        bound = (bound_before + bound_after) / 2
+        print(
+            f"model-only {bound_before:.1f} before / {bound_after:.1f} after; bulk {ours:.1f} "
+            f"img/s with start-up, {steady:.1f} img/s steady",
+            flush=True,
+        )
         if args.only_bulk:
             print(
                 f"device {embedder.device}; model-only {bound:.1f} img/s; decode-only "
-                f"({workers} threads) {decode_bound:.1f} img/s; ours {ours:.1f} img/s; "
-                f"ours / min(bounds) = {ours / min(bound, decode_bound):.2f}"
+                f"({workers} threads) {decode_bound:.1f} img/s; ours {ours:.1f} img/s, steady "
+                f"{steady:.1f}; steady / min(bounds) = {steady / min(bound, decode_bound):.2f}"
             )
             return
         print(
-            f"bulk: {ours:.1f} img/s (model-only {bound:.1f}, decode-only {decode_bound:.1f})",
+            f"bulk: {ours:.1f} img/s, steady {steady:.1f} (model-only {bound:.1f}, decode-only "
+            f"{decode_bound:.1f})",
             flush=True,
         )
         latencies = await live_latency(work, checkpoint, args.live)
@@ -373,7 +392,15 @@ async def main() -> None:
     report(f"decode-only bound ({workers} threads)", decode_bound, "img/s", "—", 1.0, True)
     tight = min(bound, decode_bound)
     report(
-        "bulk indexing, 1024² PNG",
+        "bulk indexing, 1024² PNG, steady",
+        steady,
+        "img/s",
+        "≥ 0.85 × min(bounds)",
+        steady / tight,
+        steady / tight >= 0.85,
+    )
+    report(
+        f"bulk indexing of {len(paths)} incl. daemon start-up",
         ours,
         "img/s",
         "≥ 0.85 × min(bounds)",

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 
+from photomapd.clip_preprocess import numpy_transform
 from photomapd.model_files import (
     ModelConfig,
     ModelUnavailable,
@@ -269,9 +271,7 @@ class Embedder:
         self._dtype = torch.float16 if self.precision == "fp16" else torch.float32
         with self._transform_lock:
             # The loaded model's own preprocess config is authoritative.
-            self._transform = image_transform_v2(
-                PreprocessCfg(**model.visual.preprocess_cfg), is_train=False
-            )
+            self._transform = _image_transform(PreprocessCfg(**model.visual.preprocess_cfg))
 
     def _create(self, config: ModelConfig, source: WeightsSource) -> Any:
         try:
@@ -327,8 +327,22 @@ class Embedder:
         with self._transform_lock:
             if self._transform is None:
                 cfg = self._config_or_raise().preprocess_cfg(self.pretrained)
-                self._transform = image_transform_v2(PreprocessCfg(**cfg), is_train=False)
+                self._transform = _image_transform(PreprocessCfg(**cfg))
             return self._transform
+
+
+def _image_transform(cfg: PreprocessCfg) -> Callable[[Image.Image], torch.Tensor]:
+    """open_clip's evaluation transform, done in numpy where it can be (clip_preprocess)."""
+    exact = image_transform_v2(cfg, is_train=False)
+    fast = numpy_transform(cfg)
+    if fast is None:
+        return exact
+
+    def transform(image: Image.Image) -> torch.Tensor:
+        array = fast(image)
+        return exact(image) if array is None else torch.from_numpy(array)
+
+    return transform
 
 
 def _release_cuda_memory() -> None:
