@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from photomapd.executable import windowless_variant
+
 logger = logging.getLogger(__name__)
 
 APP_ID = "photomapd"
@@ -236,7 +238,9 @@ class RunKeyAutostart:
     r"""`HKCU\Software\Microsoft\Windows\CurrentVersion\Run\photomapd`."""
 
     def __init__(self, command: Sequence[str], registry: Registry | None = None) -> None:
-        self.command = [*command, "run"]
+        # A console program at login leaves a console window open all session; the
+        # windowless launcher does not.
+        self.command = [*windowless_variant(command), "run"]
         self.registry = registry if registry is not None else WinRegistry()
         self.location = f"HKCU\\{RUN_KEY_PATH}\\{APP_ID}"
 

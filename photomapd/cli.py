@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(config: Config | None, verbose: bool) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    # Under the windowless launcher (photomapdw.exe) there is no stderr; the file log remains.
+    handlers: list[logging.Handler] = [logging.StreamHandler()] if sys.stderr else []
     if config is not None:
         config.logs_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(

@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Folders that tools create for one-off runs; a login item must not point into them.
@@ -63,3 +63,16 @@ def resolve_command(
         f"no installed photomapd executable found (saw: {found}); install photomapd with "
         "installer/install.sh (or pip install), or pass --executable PATH"
     )
+
+
+def windowless_variant(command: Sequence[str]) -> list[str]:
+    """On Windows, `photomapdw.exe` (the GUI-subsystem launcher pip writes for the gui-script)
+    beside `photomapd.exe`: a login item started through it opens no console window. Any other
+    command is returned unchanged."""
+    if not command:
+        return list(command)
+    executable = Path(command[0])
+    if executable.name.lower() != "photomapd.exe":
+        return list(command)
+    windowless = executable.with_name("photomapdw.exe")
+    return [str(windowless), *command[1:]] if windowless.is_file() else list(command)

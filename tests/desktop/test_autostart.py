@@ -131,6 +131,22 @@ def test_windows_run_key_quotes_and_is_idempotent() -> None:
     assert not backend.status().enabled
 
 
+def test_windows_login_item_uses_the_windowless_launcher_when_installed(tmp_path: Path) -> None:
+    scripts = tmp_path / "Scripts"
+    scripts.mkdir()
+    console = scripts / "photomapd.exe"
+    console.write_bytes(b"MZ")
+    registry = DictRegistry()
+    RunKeyAutostart([str(console)], registry).enable()
+    assert registry.values == {"photomapd": subprocess.list2cmdline([str(console), "run"])}, (
+        "without photomapdw.exe the console launcher is kept"
+    )
+    (scripts / "photomapdw.exe").write_bytes(b"MZ")
+    RunKeyAutostart([str(console)], registry).enable()
+    expected = subprocess.list2cmdline([str(scripts / "photomapdw.exe"), "run"])
+    assert registry.values == {"photomapd": expected}
+
+
 def test_platform_choice(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path)}
     assert isinstance(autostart_for_platform(["x"], "linux", env), XdgAutostart)
