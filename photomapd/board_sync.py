@@ -64,13 +64,13 @@ class BoardSync:
         if not force and previous is not None and previous.error is None:
             changed = await asyncio.to_thread(snapshot.changed_since, previous)
         for album in self.albums.list():
-            if album.boards:
-                # Start already reconciled board albums; after that InvokeAI's database is
-                # what changes their contents.
-                if force or (database_changed and not first):
-                    with contextlib.suppress(AlbumError):  # deleted meanwhile
-                        await self.albums.reconcile(album.key)
-            elif self.albums.is_invokeai_folder(album) and snapshot.error is None:
+            # Start already reconciled board albums; after that InvokeAI's database is what
+            # changes their contents.
+            if album.boards and (force or (database_changed and not first)):
+                with contextlib.suppress(AlbumError):  # deleted meanwhile
+                    await self.albums.reconcile(album.key)
+            # Board albums show each image's board too (an album may gather several boards).
+            if (album.boards or self.albums.is_invokeai_folder(album)) and snapshot.error is None:
                 await self.sync_album(album, snapshot, changed)
         return True
 

@@ -169,7 +169,8 @@ async def test_board_album_contents_follow_invokeai(invokeai, make_config, start
 
     await wait_for(two, timeout=30, message="board album indexed")
     # U1 and DATED (subfolder honoured); MASK is on the board but intermediate; U2 elsewhere.
-    assert set(await names_and_boards(running, "landscapes")) == {U1, DATED}
+    await settle(running)
+    assert await names_and_boards(running, "landscapes") == {U1: "Landscapes", DATED: "Landscapes"}
 
     # InvokeAI moves U2 onto the board and takes U1 off it.
     db.execute("DELETE FROM board_images WHERE image_name = ?", (U1,))
