@@ -19,7 +19,11 @@ from typing import Any, TypeVar
 import aiosqlite
 import numpy as np
 
-from photomapd.metadata_schema import METADATA_MIGRATION, METADATA_MIGRATION_3
+from photomapd.metadata_schema import (
+    METADATA_MIGRATION,
+    METADATA_MIGRATION_3,
+    METADATA_MIGRATION_5,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +67,8 @@ MIGRATIONS: list[str] = [
     METADATA_MIGRATION_3,
     # 4: InvokeAI board of each image in InvokeAI's images folder (NULL elsewhere)
     "ALTER TABLE images ADD COLUMN board TEXT",
+    # 5: trigram FTS5 index for substring search in CJK/Thai prompts (metadata_schema.py)
+    METADATA_MIGRATION_5,
 ]
 
 VISIBLE = "status IN ('ok', 'pending', 'error')"
