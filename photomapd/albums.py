@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -265,7 +266,7 @@ class AlbumService:
         finally:
             self._reconciling.discard(key)
 
-    async def _prefill(self, key: str, paths: list[Path]) -> None:
+    async def _prefill(self, key: str, paths: Sequence[Path]) -> None:
         """'pending' rows with metadata read from the file headers (thousands per second),
         so prompt search and filters find a new library in seconds while decoding and
         embedding (tens per second) catch up; the pipeline then completes the same rows."""
