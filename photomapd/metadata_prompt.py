@@ -14,7 +14,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from photomapd.metadata.search_text import QueryTerm, is_unsegmented, parse_query
+from photomapd.metadata.search_text import (
+    MAX_QUERY_TERMS,
+    QueryTerm,
+    is_unsegmented,
+    parse_query,
+)
 
 TRIGRAM = 3
 
@@ -48,28 +53,40 @@ def prompt_condition(user_text: str) -> PromptCondition:
         query = " OR ".join(" ".join(term.fts() for term in group) for group in groups)
         return PromptCondition(_WORDS, [query], ranked=query)
     clauses, parameters = [], []
-    for group in groups:
+    for group in _split_groups(groups):
         sql, values = _group(group)
         clauses.append(sql)
         parameters.extend(values)
     return PromptCondition("(" + " OR ".join(clauses) + ")", parameters)
 
 
-def _group(group: list[QueryTerm]) -> tuple[str, list[Any]]:
-    """ANDed terms: the word terms in one MATCH, each unsegmented piece on its own."""
+def _split_groups(groups: list[list[QueryTerm]]) -> list[list[QueryTerm]]:
+    """Each term split into pieces, at most MAX_QUERY_TERMS in all: every piece can be its own
+    condition, and SQLite refuses expressions nested deeper than 1000."""
+    split: list[list[QueryTerm]] = []
+    count = 0
+    for group in groups:
+        pieces = [piece for term in group for piece in _pieces(term)][: MAX_QUERY_TERMS - count]
+        count += len(pieces)
+        if pieces:
+            split.append(pieces)
+    return split
+
+
+def _group(pieces: list[QueryTerm]) -> tuple[str, list[Any]]:
+    """ANDed pieces: the word pieces in one MATCH, each unsegmented piece on its own."""
     words: list[str] = []
     conditions: list[str] = []
     parameters: list[Any] = []
-    for term in group:
-        for piece in _pieces(term):
-            if not is_unsegmented(piece.text):
-                words.append(piece.fts())
-            elif len(piece.text) >= TRIGRAM:
-                conditions.append(_SUBSTRING)
-                parameters.append(QueryTerm(piece.text).fts())
-            else:
-                conditions.append(_SHORT)
-                parameters.append(piece.text)
+    for piece in pieces:
+        if not is_unsegmented(piece.text):
+            words.append(piece.fts())
+        elif len(piece.text) >= TRIGRAM:
+            conditions.append(_SUBSTRING)
+            parameters.append(QueryTerm(piece.text).fts())
+        else:
+            conditions.append(_SHORT)
+            parameters.append(piece.text)
     if words:
         conditions.insert(0, _WORDS)
         parameters.insert(0, " ".join(words))

@@ -110,7 +110,12 @@ def test_only_rows_with_unsegmented_text_enter_the_trigram_index(
     assert len(rows) == 5  # ja, zh, th, ko, mixed
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "城 OR", "OR 城", '"城', "城 NEAR(", "城'; --", "ก"])
+LONG = ["城," * 3000, ("城,夜 " * 40 + "OR ") * 40, "1girl," * 2000 + "城"]
+
+
+@pytest.mark.parametrize(
+    "text", [*HOSTILE, *LONG, "城 OR", "OR 城", '"城', "城 NEAR(", "城'; --", "ก"]
+)
 def test_hostile_input_never_errors(database: sqlite3.Connection, text: str) -> None:
     _names(database, text)
 
