@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from photomapd.metadata import GENERATOR_NAMES, PARSER_VERSION
-from photomapd.metadata.search_text import fts_query
+from photomapd.metadata_prompt import prompt_condition
 from photomapd.preparation import MetadataReader, default_metadata_reader
 from photomapd.store import VISIBLE, Store
 
@@ -38,7 +38,7 @@ class MetadataFilter:
     has_reference: bool | None = None
 
     def active(self) -> bool:
-        return bool(fts_query(self.prompt)) or any(
+        return bool(prompt_condition(self.prompt)) or any(
             value is not None
             for value in (
                 self.model,
@@ -64,12 +64,10 @@ class MetadataIndex:
         if album:
             conditions.append("album = ?")
             parameters.append(album)
-        query = fts_query(filters.prompt)
-        if query:
-            conditions.append(
-                "images.id IN (SELECT rowid FROM prompt_fts WHERE prompt_fts MATCH ?)"
-            )
-            parameters.append(query)
+        prompt = prompt_condition(filters.prompt)
+        if prompt:
+            conditions.append(prompt.sql)
+            parameters.extend(prompt.parameters)
         simple = (
             ("meta_model = ? COLLATE NOCASE", filters.model),
             ("meta_generator = ?", filters.generator),
@@ -94,9 +92,12 @@ class MetadataIndex:
     async def search(
         self, filters: MetadataFilter, album: str | None, limit: int, offset: int
     ) -> tuple[list[int], int]:
-        """Matching image ids, best prompt match first (else newest first), and the total."""
+        """Matching image ids, best prompt match first (else newest first), and the total.
+
+        Searches that use the trigram index (CJK, Thai, ... terms) are ordered newest first.
+        """
         where, parameters = self.where(filters, album)
-        query = fts_query(filters.prompt)
+        query = prompt_condition(filters.prompt).ranked
         if query:
             # Join the FTS result once (rank included) instead of ranking row by row.
             sql = (

@@ -7,10 +7,14 @@ write, rename and delete with no extra calls from the indexing code.
 Version 2 (as first shipped) used virtual generated columns; version 3 replaces them with
 plain columns filled by the triggers plus covering indexes, so facet counts read an index
 instead of parsing JSON on every row (5x faster at 100k rows), and indexes the prompts of
-workflow-built images (`extra.graph_prompts`). A shipped migration is never edited.
+workflow-built images (`extra.graph_prompts`). Version 5 adds the trigram index for
+substring search in unsegmented scripts (its triggers reuse version 3's row indexing as is).
+A shipped migration is never edited.
 """
 
 from __future__ import annotations
+
+from photomapd.metadata.search_text import UNSEGMENTED_GLOB
 
 # --- version 2, unchanged since it was merged ------------------------------------------------
 
@@ -153,4 +157,52 @@ METADATA_MIGRATION_3 = f"""
     END;
     -- Refill everything for existing rows: touching the column fires the update trigger.
     UPDATE images SET metadata_json = metadata_json WHERE metadata_json IS NOT NULL;
+"""
+
+
+# --- version 5 --------------------------------------------------------------------------------
+
+# Everything the unicode61 index holds for a row, as one text (the trigram index's only column).
+_JOINED = (
+    "COALESCE(prompt, '') || char(10) || COALESCE(negative_prompt, '') || char(10) || "
+    "COALESCE(model, '') || char(10) || COALESCE(loras, '') || char(10) || "
+    "COALESCE(generator, '')"
+)
+
+
+def _index_trigram(row: str) -> str:
+    # Reads the unicode61 row just written by the same trigger body, so both agree.
+    return f"""
+    INSERT INTO prompt_trigram (rowid, text)
+        SELECT rowid, {_JOINED} FROM prompt_fts
+        WHERE rowid = {row}.id AND {_JOINED} GLOB '{UNSEGMENTED_GLOB}';
+    """
+
+
+# A second FTS5 index with the trigram tokenizer (SQLite >= 3.34) over the rows whose text has
+# Chinese, Japanese, Korean, Thai, ... characters, for substring search inside a run of them.
+# Only those rows: a Latin-only library pays nothing. Back-filled from prompt_fts directly
+# (no re-parse, no touching metadata_json).
+METADATA_MIGRATION_5 = f"""
+    CREATE VIRTUAL TABLE prompt_trigram USING fts5(text, tokenize = 'trigram');
+    DROP TRIGGER images_metadata_insert;
+    DROP TRIGGER images_metadata_update;
+    DROP TRIGGER images_metadata_delete;
+    CREATE TRIGGER images_metadata_insert AFTER INSERT ON images BEGIN
+        {_index_rows("NEW")}
+        {_index_trigram("NEW")}
+    END;
+    CREATE TRIGGER images_metadata_update AFTER UPDATE OF metadata_json ON images BEGIN
+        DELETE FROM image_loras WHERE image_id = OLD.id;
+        DELETE FROM prompt_fts WHERE rowid = OLD.id;
+        DELETE FROM prompt_trigram WHERE rowid = OLD.id;
+        {_index_rows("NEW")}
+        {_index_trigram("NEW")}
+    END;
+    CREATE TRIGGER images_metadata_delete AFTER DELETE ON images BEGIN
+        DELETE FROM prompt_fts WHERE rowid = OLD.id;
+        DELETE FROM prompt_trigram WHERE rowid = OLD.id;
+    END;
+    INSERT INTO prompt_trigram (rowid, text)
+        SELECT rowid, {_JOINED} FROM prompt_fts WHERE {_JOINED} GLOB '{UNSEGMENTED_GLOB}';
 """

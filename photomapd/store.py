@@ -19,7 +19,11 @@ from typing import Any, TypeVar
 import aiosqlite
 import numpy as np
 
-from photomapd.metadata_schema import METADATA_MIGRATION, METADATA_MIGRATION_3
+from photomapd.metadata_schema import (
+    METADATA_MIGRATION,
+    METADATA_MIGRATION_3,
+    METADATA_MIGRATION_5,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +67,8 @@ MIGRATIONS: list[str] = [
     METADATA_MIGRATION_3,
     # 4: InvokeAI board of each image in InvokeAI's images folder (NULL elsewhere)
     "ALTER TABLE images ADD COLUMN board TEXT",
+    # 5: trigram FTS5 index for substring search in CJK/Thai prompts (metadata_schema.py)
+    METADATA_MIGRATION_5,
 ]
 
 VISIBLE = "status IN ('ok', 'pending', 'error')"
@@ -501,12 +507,18 @@ def _save_one(
         image.thumbnail,
     )
     row = connection.execute(
-        "SELECT id FROM images WHERE album = ? AND path = ?", (album, path)
+        "SELECT id, status, content_hash FROM images WHERE album = ? AND path = ?", (album, path)
     ).fetchone()
-    is_new = row is None
+    # A 'pending' row without a hash is a placeholder from the header-only prefill: to
+    # everyone watching, this file is new now, and a moved file still takes its old row over.
+    placeholder = row is not None and row[1] == "pending" and row[2] is None
+    is_new = row is None or placeholder
     if is_new:
         moved = _vanished_twin(connection, album, image.content_hash)
-        row = (moved,) if moved is not None else None
+        if moved is not None:
+            if placeholder:
+                connection.execute("DELETE FROM images WHERE id = ?", (row[0],))
+            row = (moved,)
     if row is not None:
         image_id = int(row[0])
         connection.execute(

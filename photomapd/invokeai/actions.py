@@ -29,6 +29,7 @@ from photomapd.invokeai.client import InvokeAIClient
 from photomapd.invokeai.errors import BadRequestError, MissingFileError, NotSupportedError
 from photomapd.invokeai.payload import IMAGE_LISTS, sanitize_payload
 from photomapd.invokeai.urls import is_safe_image_name, looks_like_invokeai_output
+from photomapd.metadata.schedulers import recall_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ class InvokeAIActions:
             )
         payload = self._payload(image, mode)
         result = ActionResult(action=mode.value, message="")
+        if mode in (RecallMode.RECALL, RecallMode.REMIX):
+            result.warnings.extend(_scheduler_warnings(image.summary))
         payload, dropped = sanitize_payload(payload, reference_images=caps.reference_images)
         result.warnings.extend(dropped)
         await self._upload_referenced_images(payload, image.path, result)
@@ -274,3 +277,14 @@ async def _read_file(path: Path) -> bytes:
 
 
 __all__ = ["ActionResult", "Capabilities", "ImageSource", "InvokeAIActions", "RecallMode"]
+
+
+def _scheduler_warnings(summary: Any) -> list[str]:
+    """Another generator's sampler InvokeAI has no exact scheduler for: say what was sent."""
+    if not isinstance(summary, dict):
+        return []
+    match = recall_scheduler(summary)
+    if not match.note:
+        return []
+    what = "left out" if match.name is None else f"sent as {match.name}"
+    return [f"The scheduler was {what}: {match.note}."]

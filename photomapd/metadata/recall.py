@@ -4,6 +4,8 @@ The server's `RecallParameter` model forbids unknown keys and validates ranges (
 width/height >= 64, seed >= 0, LoRA weight -10..10, adapter weight -1..2), and one invalid
 value rejects the whole request with 422. So every field is checked here and left out when it
 would not validate, rather than sent and failing. `with_seed=False` is InvokeAI's "Remix".
+Other generators' samplers are mapped to InvokeAI scheduler names (schedulers.py); one with no
+counterpart is left out, and `notes` says so.
 Reference images need a server that knows `reference_images` (>= 6.13); the bridge decides
 whether to drop that key for older servers.
 """
@@ -12,50 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from photomapd.metadata.schedulers import INVOKEAI_SCHEDULERS, recall_scheduler
 from photomapd.metadata.values import as_bool, as_float, as_int, as_str
 
-# DenoiseLatentsInvocation.scheduler in the 6.14.2 OpenAPI schema.
-INVOKEAI_SCHEDULERS = frozenset(
-    {
-        "ddim",
-        "ddpm",
-        "deis",
-        "deis_k",
-        "lms",
-        "lms_k",
-        "pndm",
-        "heun",
-        "heun_k",
-        "euler",
-        "euler_k",
-        "euler_a",
-        "kdpm_2",
-        "kdpm_2_k",
-        "kdpm_2_a",
-        "kdpm_2_a_k",
-        "dpmpp_2s",
-        "dpmpp_2s_k",
-        "dpmpp_2m",
-        "dpmpp_2m_k",
-        "dpmpp_2m_sde",
-        "dpmpp_2m_sde_k",
-        "dpmpp_3m",
-        "dpmpp_3m_k",
-        "dpmpp_sde",
-        "dpmpp_sde_k",
-        "er_sde",
-        "unipc",
-        "unipc_k",
-        "lcm",
-        "tcd",
-    }
-)
+__all__ = ["INVOKEAI_SCHEDULERS", "recall_payload"]
+
 CONTROL_MODES = {"balanced", "more_prompt", "more_control"}
 IP_METHODS = {"full", "style", "composition"}
 IMAGE_INFLUENCES = {"lowest", "low", "medium", "high", "highest"}
 
 
-def recall_payload(summary: dict[str, Any], with_seed: bool = True) -> dict[str, Any]:
+def recall_payload(
+    summary: dict[str, Any], with_seed: bool = True, notes: list[str] | None = None
+) -> dict[str, Any]:
+    """The recall body; `notes`, when given, collects what was left out or approximated."""
     payload: dict[str, Any] = {}
     _put(payload, "positive_prompt", as_str(summary.get("positive_prompt")))
     _put(payload, "negative_prompt", as_str(summary.get("negative_prompt")))
@@ -67,8 +39,11 @@ def recall_payload(summary: dict[str, Any], with_seed: bool = True) -> dict[str,
         _put(payload, key, as_float(summary.get(key)))
     _put(payload, "width", _at_least(as_int(summary.get("width")), 64))
     _put(payload, "height", _at_least(as_int(summary.get("height")), 64))
-    scheduler = as_str(summary.get("scheduler"))
-    _put(payload, "scheduler", scheduler if scheduler in INVOKEAI_SCHEDULERS else None)
+    scheduler = recall_scheduler(summary)
+    _put(payload, "scheduler", scheduler.name)
+    if notes is not None and scheduler.note:
+        left_out = "left out" if scheduler.name is None else f"sent as {scheduler.name}"
+        notes.append(f"scheduler {left_out}: {scheduler.note}")
     _put(payload, "clip_skip", _at_least(as_int(summary.get("clip_skip")), 0))
     _put(payload, "seamless_x", as_bool(summary.get("seamless_x")))
     _put(payload, "seamless_y", as_bool(summary.get("seamless_y")))

@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 # Bump whenever parsing output changes: the store re-parses rows with an older version.
-PARSER_VERSION = 1
+# 2: `scheduler` holds InvokeAI's scheduler name for every generator; `stored_scheduler` added.
+PARSER_VERSION = 2
 
 
 class Generator(StrEnum):
@@ -65,7 +66,8 @@ def empty_summary() -> dict[str, Any]:
         "cfg_scale": None,
         "cfg_rescale_multiplier": None,
         "guidance": None,
-        "scheduler": None,
+        "scheduler": None,  # InvokeAI's name (schedulers.py maps other generators' names)
+        "stored_scheduler": None,  # the scheduler / schedule type exactly as the file says
         "sampler": None,
         "width": None,
         "height": None,

@@ -21,6 +21,7 @@ from photomapd.metadata import (
     invokeai,
     midjourney,
     novelai,
+    schedulers,
     stabilitymatrix,
     swarmui,
 )
@@ -57,5 +58,6 @@ def parse_source(source: Source) -> dict[str, Any]:
         if summary is not None:
             if summary["generator"] is not None:
                 summary["generator"] = str(summary["generator"])  # plain str, not the enum
+            schedulers.normalize(summary)
             return summary
     return empty_summary()

@@ -168,3 +168,22 @@ async def test_wrong_password_is_clear(peer: Peer) -> None:
         assert "Incorrect email or password" in status.detail
         with pytest.raises(AuthFailedError):
             await client.boards()
+
+
+async def test_recall_of_a_comfyui_image_maps_its_sampler_and_says_how(
+    peer: Peer, client: InvokeAIClient, tmp_path: Path
+) -> None:
+    """euler_ancestral + karras: InvokeAI's euler_a is sent, and the missing Karras is said."""
+    from photomapd.metadata import read_metadata as read_summary
+    from photomapd.metadata.recall import recall_payload
+
+    target = tmp_path / "comfyui.png"
+    shutil.copyfile(CORPUS / "comfyui" / "comfyui.png", target)
+    image = ImageSource(target, read_summary(target).summary)
+    result = await InvokeAIActions(client, recall_payload).recall(image, RecallMode.RECALL)
+    assert result.sent["scheduler"] == "euler_a"
+    assert await peer.recalled("scheduler") == "euler_a"
+    assert (
+        "The scheduler was sent as euler_a: InvokeAI has no Karras variant of euler_a."
+        in result.warnings
+    )

@@ -177,7 +177,8 @@ def test_comfyui_sampler_custom_advanced_flux_graph() -> None:
     assert summary["model"]["name"] == "flux1-dev.safetensors"
     assert summary["loras"] == [{"name": "realism.safetensors", "weight": 0.8}]
     assert (summary["seed"], summary["steps"], summary["sampler"]) == (77, 24, "euler")
-    assert (summary["scheduler"], summary["guidance"]) == ("simple", 3.5)
+    assert (summary["stored_scheduler"], summary["guidance"]) == ("simple", 3.5)
+    assert summary["scheduler"] == "euler"  # InvokeAI's name for euler + simple
     assert (summary["width"], summary["height"]) == (832, 1216)
     assert summary["has_workflow"] is False
 

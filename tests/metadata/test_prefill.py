@@ -42,9 +42,37 @@ async def test_prefill_then_pipeline_fills_the_same_row(tmp_path: Path, corpus: 
             str(paths[0]),
             IndexedImage(ids[0], 1, 1.0, "hash", 256, 144, row["metadata_json"], None, 1, None),
         )
-        assert (image_id, is_new) == (ids[0], False)
+        # Same row; announced as new, since only the prefill had seen it.
+        assert (image_id, is_new) == (ids[0], True)
         assert (await index.search(MetadataFilter(lora="flux-realism-lora"), "a", 10, 0))[0] == [
             image_id
         ]
+    finally:
+        await store.close()
+
+
+async def test_a_file_moved_while_stopped_keeps_its_row_over_the_placeholder(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """Reconcile after a move: old path marked missing, new path prefilled; the old row wins."""
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    moved = folder / "moved.png"
+    shutil.copy(corpus / "a1111/webui-itxt.png", moved)
+    store = Store(tmp_path / "db.sqlite3")
+    await store.open()
+    try:
+        record = IndexedImage(0, 1, 1.0, "same-bytes", 8, 8, None, None, 1, None)
+        old_id, _ = await store.save_indexed("a", str(folder / "old.png"), record)
+        await store.set_favourite(old_id, True)
+        await store.mark_missing("a", [str(folder / "old.png")])
+        assert await MetadataIndex(store).prefill("a", [moved]) == 1
+
+        image_id, is_new = await store.save_indexed("a", str(moved), record)
+        assert (image_id, is_new) == (old_id, True)
+        rows = await store.fetch_all("SELECT id, path, status, favourite FROM images")
+        assert [tuple(row) for row in rows] == [(old_id, str(moved), "ok", 1)]
+        ids, _ = await MetadataIndex(store).search(MetadataFilter(prompt="miku"), None, 5, 0)
+        assert ids == []  # the placeholder's index entries went with it
     finally:
         await store.close()

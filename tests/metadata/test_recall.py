@@ -191,6 +191,7 @@ def test_v2_and_flux_and_other_generators(corpus: Path) -> None:
         "cfg_scale": 7.5,
         "width": 384,
         "height": 384,
+        "scheduler": "euler",  # v1's k_euler
     }
     flux = recall_payload(
         read_metadata(corpus / "invokeai-v6-generated/v6142-flux-txt2img-guidance.png").summary
@@ -198,7 +199,7 @@ def test_v2_and_flux_and_other_generators(corpus: Path) -> None:
     assert flux["guidance"] == 3.5 and "cfg_scale" not in flux and "negative_prompt" not in flux
     a1111 = recall_payload(read_metadata(corpus / "a1111/webui-itxt.png").summary)
     _valid(a1111)
-    assert "scheduler" not in a1111  # "Karras" is not an InvokeAI scheduler name
+    assert a1111["scheduler"] == "dpmpp_2m_k"  # DPM++ 2M + Schedule type Karras
 
 
 @pytest.mark.parametrize(
