@@ -46,6 +46,13 @@ def prompt_of(metadata_summary: Any) -> str | None:
     return None
 
 
+def file_stamp(image: dict[str, Any]) -> int:
+    """What changes when a file is rewritten (size, mtime), as one int: 100k of them cost a few
+    MB where the embeddings they stand for would cost 200 MB. A favourite, a metadata refresh
+    or a move keeps it, so those never move a point."""
+    return hash((image.get("size"), image.get("mtime")))
+
+
 def _stored_prompt(metadata_json: str | None) -> str | None:
     if not metadata_json:
         return None
@@ -107,7 +114,9 @@ class MapService:
         self._albums[album] = entry
         stored = None
         try:
-            ids, vectors, prompts = await self._album_vectors(album)
+            ids, vectors, prompts, stamps = await self._album_vectors(album)
+            # Events that arrived while loading are newer than what was read here.
+            entry.stamps = {**stamps, **entry.stamps}
             stored = await self.map_store.load(album)
             entry.semantic = await self._run(
                 self._live, map_worker.restore, ids, vectors, stored, self.params, prompts
@@ -127,19 +136,22 @@ class MapService:
 
     async def _album_vectors(
         self, album: str
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, str | None]]:
-        """(ids, vectors, prompts) of the album's embedded images; prompts label the clusters."""
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, str | None], dict[int, int]]:
+        """(ids, vectors, prompts, file stamps) of the album's embedded images; prompts label
+        the clusters."""
         rows = await self.store.fetch_all(
-            "SELECT e.image_id, e.vector, i.metadata_json FROM embeddings e "
+            "SELECT e.image_id, e.vector, i.metadata_json, i.size, i.mtime FROM embeddings e "
             "JOIN images i ON i.id = e.image_id "
             "WHERE i.album = ? AND i.status = 'ok' AND e.model_id = ? ORDER BY e.image_id",
             (album, self.model_id()),
         )
         if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32), {}
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32), {}, {}
         ids = np.array([row[0] for row in rows], dtype=np.int64)
         vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
-        return ids, vectors, {int(row[0]): _stored_prompt(row[2]) for row in rows}
+        prompts = {int(row[0]): _stored_prompt(row[2]) for row in rows}
+        stamps = {int(row[0]): file_stamp({"size": row[3], "mtime": row[4]}) for row in rows}
+        return ids, vectors, prompts, stamps
 
     # --- queries -----------------------------------------------------------------------
 
@@ -197,24 +209,43 @@ class MapService:
         if event.kind in (EventKind.IMAGE_ADDED, EventKind.IMAGE_UPDATED):
             image = data.get("image") or {}
             entry = self._albums.get(image.get("album", ""))
-            if entry is None or not image.get("embedded") or image.get("status") != "ok":
+            if entry is None or "id" not in image:
                 return
-            if event.kind == EventKind.IMAGE_UPDATED and image["id"] in entry.semantic.layout:
-                return  # metadata/favourite change; position stays until the next fit
-            entry.pending_remove.discard(image["id"])
-            entry.pending_add[image["id"]] = prompt_of(image.get("metadata_summary"))
+            image_id = int(image["id"])
+            if not image.get("embedded") or image.get("status") != "ok":
+                # Rewritten into something that does not decode (or lost its vector): it
+                # leaves the map now, as it would after a restart; re-indexing brings it back.
+                if image_id in entry.stamps:
+                    self._remove(entry, image_id)
+                    self._schedule_flush()
+                return
+            stamp = file_stamp(image)
+            previous = entry.stamps.get(image_id)
+            if previous == stamp:
+                return  # metadata/favourite change or a move: the position stays
+            entry.stamps[image_id] = stamp
+            entry.pending_remove.discard(image_id)
+            entry.pending_add[image_id] = prompt_of(image.get("metadata_summary"))
+            if previous is not None:  # same file, new content: a new embedding, a new place
+                entry.pending_replace.add(image_id)
         elif event.kind == EventKind.IMAGE_REMOVED:
             entry = self._albums.get(data.get("album", ""))
             if entry is None:
                 return
-            entry.pending_add.pop(data["id"], None)
-            entry.pending_remove.add(data["id"])
+            self._remove(entry, int(data["id"]))
         elif event.kind == EventKind.ALBUM_CHANGED:
             self._spawn(self._album_changed(data.get("key", ""), data.get("change", "")))
             return
         else:
             return
         self._schedule_flush()
+
+    @staticmethod
+    def _remove(entry: map_worker.AlbumMap, image_id: int) -> None:
+        entry.stamps.pop(image_id, None)
+        entry.pending_add.pop(image_id, None)
+        entry.pending_replace.discard(image_id)
+        entry.pending_remove.add(image_id)
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
@@ -241,11 +272,12 @@ class MapService:
     async def _flush(self, album: str, entry: map_worker.AlbumMap) -> None:
         adds, entry.pending_add = entry.pending_add, {}
         removes, entry.pending_remove = sorted(entry.pending_remove), set()
+        replace, entry.pending_replace = entry.pending_replace, set()
         ids, vectors = await self._vectors_for(list(adds))
         prompts = [adds[int(i)] for i in ids]
         # entry.semantic is read on the live thread: a finished fit may swap it meanwhile.
         points, removed, state, refit_due = await self._run(
-            self._live, map_worker.apply, entry, ids, vectors, prompts, removes
+            self._live, map_worker.apply, entry, ids, vectors, prompts, removes, replace
         )
         await self.map_store.upsert_points(album, points, removed, state)
         self._announce(
@@ -315,7 +347,7 @@ class MapService:
 
     async def _fit(self, album: str, entry: map_worker.AlbumMap) -> None:
         try:
-            snapshot = await self._run(self._live, map_worker.snapshot, entry.semantic)
+            snapshot = await self._run(self._live, map_worker.snapshot, entry)
             started = time.perf_counter()
             if len(snapshot) < SMALL_ALBUM:  # PCA layout, instant: not worth a process
                 fitted = await self._run(self._live, map_worker.fit, snapshot, self.params)

@@ -29,6 +29,13 @@ class AlbumMap:
     payload: tuple[int, str, bytes, bytes] | None = None  # (version, status, json, gzip)
     pending_add: dict[int, str | None] = field(default_factory=dict)
     pending_remove: set[int] = field(default_factory=set)
+    # ids whose file was rewritten (new embedding): placed again at once, not at the next fit
+    pending_replace: set[int] = field(default_factory=set)
+    # file_stamp() of every image on the map or waiting to be placed; touched on the loop only
+    stamps: dict[int, int] = field(default_factory=dict)
+    # ids re-placed since the running fit took its snapshot (live thread): catch_up re-places
+    # them in the fitted map too, which was computed from their old vectors
+    replaced: set[int] = field(default_factory=set)
 
 
 # --- on the live-map thread ---------------------------------------------------------------
@@ -82,11 +89,16 @@ def _restore_layout(
     return semantic
 
 
-def apply(entry: AlbumMap, ids, vectors, prompts, removes):  # type: ignore[no-untyped-def]
-    """Place/remove on the live map: (placed points, removed ids, state, refit due)."""
+def apply(entry: AlbumMap, ids, vectors, prompts, removes, replace=()):  # type: ignore[no-untyped-def]
+    """Place/remove on the live map: (placed points, removed ids, state, refit due).
+    Ids in `replace` (rewritten files) are placed again from their new vector."""
     semantic = entry.semantic
     removed = [i for i in removes if i in semantic.layout]
     semantic.remove(np.array(removed, dtype=np.int64))
+    with_vector = set(ids.tolist())
+    replaced = [i for i in replace if i in with_vector]
+    semantic.remove(np.array(replaced, dtype=np.int64))
+    entry.replaced.update(replaced)
     # An id already on the map (re-announced, or restored from SQLite) keeps its position.
     new = np.array([int(i) not in semantic.layout for i in ids], dtype=bool)
     ids, vectors = ids[new], vectors[new]
@@ -99,7 +111,9 @@ def apply(entry: AlbumMap, ids, vectors, prompts, removes):  # type: ignore[no-u
     return placed_points, removed, state(semantic), semantic.needs_refit()
 
 
-def snapshot(semantic: SemanticMap) -> SemanticMap:
+def snapshot(entry: AlbumMap) -> SemanticMap:
+    entry.replaced.clear()
+    semantic = entry.semantic
     return SemanticMap(
         semantic.layout.snapshot(),
         labels=semantic.labels.copy(),
@@ -128,6 +142,8 @@ def catch_up(fitted: SemanticMap, entry: AlbumMap) -> None:
     live = entry.semantic
     gone = fitted.layout.ids[~np.isin(fitted.layout.ids, live.layout.ids)]
     fitted.remove(gone)
+    fitted.remove(np.array(sorted(entry.replaced), dtype=np.int64))  # placed again below
+    entry.replaced.clear()
     new = ~np.isin(live.layout.ids, fitted.layout.ids)
     if new.any():
         prompts = [live.prompts.get(int(i)) for i in live.layout.ids[new]]

@@ -20,7 +20,7 @@ def test_catch_up_applies_images_added_and_removed_during_a_fit(
     _, _, centres = planted
     live = SemanticMap(fitted.snapshot(), version=4)
     entry = map_worker.AlbumMap(live)
-    snapshot = map_worker.snapshot(live)
+    snapshot = map_worker.snapshot(entry)
     result = SemanticMap(snapshot.layout.snapshot(), version=5)  # what the fit thread returns
 
     # Meanwhile on the live map: 10 images arrive, 3 go away.
@@ -80,7 +80,7 @@ async def test_fit_process_refits_off_the_daemon_process(
     live = SemanticMap(small, version=3)
     new_vectors, _ = more_points(centres, 40, seed=31)
     live.add(np.arange(70_000, 70_040), new_vectors)
-    snapshot = map_worker.snapshot(live)
+    snapshot = map_worker.snapshot(map_worker.AlbumMap(live))
     process = FitProcess()
     try:
         result = await process.fit(snapshot, LayoutParams())
@@ -93,3 +93,26 @@ async def test_fit_process_refits_off_the_daemon_process(
     moved = np.linalg.norm(result.layout.xy[:300] - fitted.xy[:300], axis=1).mean()
     assert moved < 0.1  # started from the previous layout, aligned back onto it
     assert np.allclose(result.layout.vectors, snapshot.layout.vectors, atol=1e-6)
+
+
+def test_a_rewritten_image_is_placed_again_also_into_a_fit_running_meanwhile(
+    fitted: MapLayout,
+) -> None:
+    live = SemanticMap(fitted.snapshot(), version=2)
+    entry = map_worker.AlbumMap(live)
+    snapshot = map_worker.snapshot(entry)
+    result = SemanticMap(snapshot.layout.snapshot(), version=3)  # the fit's result
+    before = live.layout.position(7)
+    # Image 7's file now holds image 1500's picture (another planted cluster).
+    points, removed, _, _ = map_worker.apply(
+        entry, np.array([7]), fitted.vectors[1500:1501], [None], [], {7}
+    )
+    assert points.ids.tolist() == [7] and removed == []
+    moved = live.layout.position(7)
+    assert moved != before and len(live) == len(fitted)
+    expected = fitted.snapshot()
+    expected.remove(np.array([7]))
+    assert np.allclose(moved, expected.place(fitted.vectors[1500:1501])[0], atol=1e-6)
+    map_worker.catch_up(result, entry)
+    assert result.layout.position(7) == moved  # the fit had the old picture's position
+    assert not entry.replaced
