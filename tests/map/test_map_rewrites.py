@@ -59,6 +59,8 @@ async def test_rewritten_file_is_placed_again_and_a_deleted_one_leaves_at_once(
     assert update["removed"] == [] and update["count"] == len(COLOURS)
     new = np.array([moved["x"], moved["y"]])
     assert np.abs(new - old).max() > 1e-3, "the rewritten image kept its old position"
+    # Placed by its neighbours in the usearch index (the centre would mean none was found).
+    assert np.abs(new - 0.5).max() > 1e-3
 
     after = await _map(running)
     assert after["count"] == len(COLOURS)
