@@ -259,12 +259,14 @@ def _initial_positions(
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Init array for UMAP from the previous layout: known rows keep their place, others go near
     their nearest known neighbours. Returns (init, rows that were known, their old positions)."""
-    if previous is None or len(previous) < 3:
+    if previous is None or len(previous) < 3 or previous.fitted_count == 0:
+        # Never fitted: its points wait at the centre. Starting from there and aligning back
+        # onto it collapsed the whole map into one dot (an album's first flush of >= 16 images).
         return None, None, None
     old_rows = np.array([previous._row_of.get(int(i), -1) for i in ids])
     known = old_rows >= 0
-    if known.sum() < 3:
-        return None, None, None
+    if known.sum() < 3 or np.ptp(previous.xy[old_rows[known]], axis=0).max() < 1e-6:
+        return None, None, None  # no spread to keep (all at one spot): a fresh layout
     init = np.empty((len(ids), 2), dtype=np.float32)
     init[known] = previous.xy[old_rows[known]]
     if (~known).any():
