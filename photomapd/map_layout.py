@@ -153,6 +153,11 @@ class MapLayout:
             self.fitted_count < _MIN_UMAP_POINTS <= len(self)
         )
 
+    def collapsed(self) -> bool:
+        """All points at one spot though there are enough for UMAP: a map saved by a version
+        that collapsed first fits (see _initial_positions), or one waiting for its first fit."""
+        return len(self) >= _MIN_UMAP_POINTS and float(np.ptp(self._xy, axis=0).max()) < 1e-6
+
     def place(self, new_vectors: np.ndarray, neighbours: Neighbours | None = None) -> np.ndarray:
         """2-D positions for new vectors without changing any existing point.
 

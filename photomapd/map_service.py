@@ -142,7 +142,11 @@ class MapService:
             entry.loading = False
         semantic = entry.semantic
         logger.info("map of %s: %d points (version %d)", album, len(semantic), semantic.version)
-        if semantic.needs_refit() or (stored is None and len(semantic)):
+        if (
+            semantic.needs_refit()
+            or (stored is None and len(semantic))
+            or semantic.layout.collapsed()
+        ):
             self._start_fit(album)
         if entry.pending_add or entry.pending_remove:
             self._schedule_flush()

@@ -136,3 +136,4 @@ def test_a_map_never_fitted_gets_a_real_layout_not_one_dot(
     # Fitted once but collapsed (a map saved by an older version): also laid out afresh.
     collapsed = MapLayout(ids, np.full((300, 2), 0.5), vectors[:300], 300)
     assert fit_layout(ids, vectors[:300], previous=collapsed).xy.std(axis=0).min() > 0.05
+    assert collapsed.collapsed() and not fitted.collapsed()
