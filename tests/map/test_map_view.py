@@ -138,6 +138,21 @@ async def test_map_renders_hovers_clicks_lassos_and_grows_live(
     # A newly indexed image appears without a reload.
     (folder / "late.png").write_bytes(png_bytes((250, 250, 0)))
     await page.wait_for_selector(f"#map[data-count='{len(COLOURS) + 1}']", timeout=30_000)
+
+    # A file rewritten with another picture moves on the open map; a deleted one leaves it.
+    rewritten = next(item["id"] for item in images["items"] if item["name"] == "img0.png")
+    was = await page.evaluate(f"window.photomapdMap.screenPosition({rewritten})")
+    (folder / "img0.png").write_bytes(png_bytes(COLOURS[2]))
+    await page.wait_for_function(
+        f"(was) => {{ const p = window.photomapdMap.screenPosition({rewritten});"
+        " return p && (Math.abs(p.x - was.x) > 0.5 || Math.abs(p.y - was.y) > 0.5); }",
+        arg=was,
+        timeout=30_000,
+    )
+    (folder / "img1.png").unlink()
+    await page.wait_for_selector(f"#map[data-count='{len(COLOURS)}']", timeout=30_000)
+    removed = next(item["id"] for item in images["items"] if item["name"] == "img1.png")
+    assert await page.evaluate(f"window.photomapdMap.screenPosition({removed})") is None
     assert errors == []
 
 
