@@ -194,6 +194,8 @@ def persistable(entry: AlbumMap) -> tuple[MapPoints, list[ClusterInfo], MapState
 
 def encode(semantic: SemanticMap, album: str, status: str) -> tuple[bytes, bytes]:
     body = encode_payload(semantic.points(), album, semantic.version)
+    if status == "ready" and semantic.layout.collapsed():
+        status = "fitting"  # every point waits at the centre for a fit (deferred while indexing)
     body["status"] = status
     raw = json.dumps(body, separators=(",", ":")).encode()
     return raw, gzip.compress(raw, compresslevel=5)

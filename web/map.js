@@ -135,6 +135,7 @@ export async function createMap(element, { album, baseUrl = "", live = true, str
 
   function draw() {
     state.frame = 0;
+    element.dataset.drawnVersion = String(state.version);
     const { width, height } = canvas;
     // One ImageData per canvas size: allocating 4 MB a frame made the garbage collector stall.
     if (!buffer || buffer.image.width !== width || buffer.image.height !== height) {
@@ -144,11 +145,14 @@ export async function createMap(element, { album, baseUrl = "", live = true, str
     const { image, pixels } = buffer;
     pixels.fill(packed("#15161a"));
     const colours = PALETTE.map(packed), noise = packed(NOISE_COLOUR);
-    const dot = state.zoom > 4 ? 3 : 2;
+    // Bigger dots where there are few points (a new album), 2 px at 100k so clusters stay legible.
+    const count = state.x.length;
+    const dot = count < 500 ? 5 : count < 5000 || state.zoom > 4 ? 3 : 2;
     // The screen transform inlined: a returned [x, y] per point is 100k allocations a frame.
     const scale = size() * state.zoom;
-    const offsetX = canvas.width / 2 + state.panX - 0.5 * scale;
-    const offsetY = canvas.height / 2 + state.panY - 0.5 * scale;
+    const half = dot >> 1;  // the dot is centred on the point, where hover and click find it
+    const offsetX = canvas.width / 2 + state.panX - 0.5 * scale - half;
+    const offsetY = canvas.height / 2 + state.panY - 0.5 * scale - half;
     const xs = state.x, ys = state.y, clusters = state.cluster;
     for (let row = 0; row < xs.length; row++) {
       const px = (xs[row] * scale + offsetX) | 0, py = (ys[row] * scale + offsetY) | 0;
@@ -201,6 +205,7 @@ export async function createMap(element, { album, baseUrl = "", live = true, str
         { ids: state.ids.filter((_, row) => state.cluster[row] === info.cluster), cluster: info.cluster, label: info.label }));
       labels.append(label);
     }
+    element.dataset.clusters = String(state.clusters.length);
     placeLabels();
   }
 
@@ -227,6 +232,8 @@ export async function createMap(element, { album, baseUrl = "", live = true, str
     const payload = await response.json();
     Object.assign(state, decodePayload(payload), { version: payload.version });
     status.textContent = payload.status === "fitting" ? "laying out the map…" : "";
+    element.dataset.status = payload.status;  // "ready" once laid out (screenshots wait on it)
+    element.dataset.version = String(payload.version);
     element.dataset.count = String(state.ids.length);
     rebuildIndex();
     const clusters = await fetch(`${baseUrl}/api/albums/${encodeURIComponent(album)}/map/clusters`);

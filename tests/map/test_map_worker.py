@@ -3,6 +3,8 @@ restoring a saved map against the vectors SQLite has now."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -162,3 +164,13 @@ def test_a_rewritten_image_is_placed_again_also_into_a_fit_running_meanwhile(
     map_worker.catch_up(result, entry, np.array([7]), fitted.vectors[1500:1501])
     assert result.layout.position(7) == moved  # the fit had the old picture's position
     assert not entry.replaced
+
+
+def test_a_map_waiting_at_the_centre_for_its_first_fit_says_fitting() -> None:
+    waiting = map_worker.restore(np.arange(40), None, LayoutParams())
+    body = json.loads(map_worker.encode(waiting, "a", "ready")[0])
+    assert body["status"] == "fitting"  # not "ready": a screenshot or a user would see one dot
+    tiny = map_worker.restore(
+        np.arange(5), None, LayoutParams(), vectors=(np.arange(5), np.eye(5, 8))
+    )
+    assert json.loads(map_worker.encode(tiny, "a", "ready")[0])["status"] == "ready"
