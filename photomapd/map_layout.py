@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,12 @@ class LayoutParams:
     # at 0.1, 2.7-3.5 % at 0.05. New points still move freely early on (umap clips each step
     # at 4 * rate), so they settle into their neighbourhood.
     refit_learning_rate: float = 0.05
+
+
+# Finds the k nearest images already on `layout` for each row of `vectors` (unit vectors):
+# one list of (image id, cosine similarity) per row. A live map keeps positions only and asks
+# the daemon's usearch index (MapService._neighbours); ids not on the layout are ignored.
+Neighbours = Callable[[np.ndarray, int, "MapLayout"], list[list[tuple[int, float]]]]
 
 
 class _VectorTable:
@@ -87,22 +94,23 @@ class MapLayout:
         self,
         ids: np.ndarray,
         xy: np.ndarray,
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
         fitted_count: int,
         params: LayoutParams | None = None,
     ) -> None:
         ids = np.asarray(ids, dtype=np.int64)
         xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
-        if not (len(ids) == len(xy) == len(vectors)):
+        if len(ids) != len(xy) or (vectors is not None and len(vectors) != len(ids)):
             raise ValueError(
                 f"ids, xy and vectors must have the same length, got "
-                f"{len(ids)}, {len(xy)}, {len(vectors)}"
+                f"{len(ids)}, {len(xy)}, {'-' if vectors is None else len(vectors)}"
             )
         self.params = params or LayoutParams()
         self.fitted_count = fitted_count
         self._ids = ids.copy()
         self._xy = xy.copy()
-        self._vectors = _VectorTable(normalise_vectors(vectors))
+        # None: positions only (a live map; vectors are fetched from SQLite/usearch on demand).
+        self._vectors = None if vectors is None else _VectorTable(normalise_vectors(vectors))
         self._row_of = {int(image_id): row for row, image_id in enumerate(ids)}
         if len(self._row_of) != len(ids):
             raise ValueError("ids must be unique")
@@ -119,8 +127,18 @@ class MapLayout:
         return self._xy
 
     @property
+    def has_vectors(self) -> bool:
+        return self._vectors is not None
+
+    @property
     def vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            raise RuntimeError("this layout keeps positions only; load the vectors to refit")
         return self._vectors.rows
+
+    def drop_vectors(self) -> None:
+        """Keep positions only: 205 MB per 100k images at 512-d is freed."""
+        self._vectors = None
 
     def __contains__(self, image_id: int) -> bool:
         return int(image_id) in self._row_of
@@ -135,33 +153,61 @@ class MapLayout:
             self.fitted_count < _MIN_UMAP_POINTS <= len(self)
         )
 
-    def place(self, new_vectors: np.ndarray) -> np.ndarray:
+    def collapsed(self) -> bool:
+        """All points at one spot though there are enough for UMAP: a map saved by a version
+        that collapsed first fits (see _initial_positions), or one waiting for its first fit."""
+        return len(self) >= _MIN_UMAP_POINTS and float(np.ptp(self._xy, axis=0).max()) < 1e-6
+
+    def place(self, new_vectors: np.ndarray, neighbours: Neighbours | None = None) -> np.ndarray:
         """2-D positions for new vectors without changing any existing point.
 
-        Weighted mean of the k nearest known points' positions (exact cosine k-NN by one matmul).
-        Measured against umap's own `transform()` (bench/bench_map.py): transform costs ~100 ms
-        per call at 2k points and over a second at 50k (it rebuilds its search graph and runs
-        SGD epochs), and it is not reproducible point by point; this costs a few ms at 50k and
-        is exactly the starting position UMAP's transform uses before its epochs, so new
-        points land inside the neighbourhood they belong to. The next refit polishes them.
+        Weighted mean of the k nearest known points' positions: exact cosine k-NN by one matmul
+        when this layout holds its vectors, else the neighbours `neighbours` finds (the usearch
+        index, ~1 ms at 100k). Measured against umap's own `transform()` (bench/bench_map.py):
+        transform costs ~100 ms per call at 2k points and over a second at 50k (it rebuilds its
+        search graph and runs SGD epochs), and it is not reproducible point by point; this costs
+        a few ms at 50k and is exactly the starting position UMAP's transform uses before its
+        epochs, so new points land inside the neighbourhood they belong to. The next refit
+        polishes them. Without vectors or neighbours a point waits at the centre for the fit.
         """
         new_vectors = normalise_vectors(new_vectors)
-        if len(self) == 0:
-            return np.full((len(new_vectors), 2), 0.5, dtype=np.float32)
-        return _knn_place(self.vectors, self._xy, new_vectors, self.params.place_neighbors)
+        centre = np.full((len(new_vectors), 2), 0.5, dtype=np.float32)
+        if len(self) == 0 or len(new_vectors) == 0:
+            return centre
+        if self._vectors is not None:
+            return _knn_place(self.vectors, self._xy, new_vectors, self.params.place_neighbors)
+        if neighbours is None:
+            return centre
+        found = neighbours(new_vectors, self.params.place_neighbors, self)
+        for row, hits in enumerate(found):
+            rows = [(self._row_of[i], similarity) for i, similarity in hits if i in self._row_of]
+            if rows:  # none: the index lacks them all (rebuilding); the centre until the fit
+                known = np.array([r for r, _ in rows])
+                similarity = np.array([[sim for _, sim in rows]], dtype=np.float64)
+                centre[row] = _weighted_positions(similarity, self._xy[known][None])[0]
+        return centre
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-        """Place and append new images; ids already present are re-placed in position."""
+    def add(
+        self, ids: np.ndarray, vectors: np.ndarray | None, neighbours: Neighbours | None = None
+    ) -> np.ndarray:
+        """Place and append new images; ids already present are re-placed in position.
+        `vectors` may be None only on a positions-only layout (points wait at the centre)."""
         ids = np.asarray(ids, dtype=np.int64)
-        vectors = normalise_vectors(vectors)
+        if vectors is None and self._vectors is not None:
+            raise ValueError("this layout keeps vectors: new images need theirs")
+        vectors = None if vectors is None else normalise_vectors(vectors)
         known = np.array([int(i) in self._row_of for i in ids], dtype=bool)
         if known.any():
             self.remove(ids[known])
-        xy = self.place(vectors)
+        if vectors is None:
+            xy = np.full((len(ids), 2), 0.5, dtype=np.float32)
+        else:
+            xy = self.place(vectors, neighbours)
         start = len(self._ids)
         self._ids = np.concatenate([self._ids, ids])
         self._xy = np.concatenate([self._xy, xy])
-        self._vectors.append(vectors)
+        if self._vectors is not None:
+            self._vectors.append(vectors)  # type: ignore[arg-type]  # checked above
         for offset, image_id in enumerate(ids):
             self._row_of[int(image_id)] = start + offset
         return xy
@@ -174,12 +220,14 @@ class MapLayout:
         keep = np.array([int(i) not in drop for i in self._ids], dtype=bool)
         self._ids = self._ids[keep]
         self._xy = self._xy[keep]
-        self._vectors.keep(keep)
+        if self._vectors is not None:
+            self._vectors.keep(keep)
         self._row_of = {int(image_id): row for row, image_id in enumerate(self._ids)}
         return len(drop)
 
     def snapshot(self) -> MapLayout:
-        return MapLayout(self._ids, self._xy, self.vectors, self.fitted_count, self.params)
+        vectors = self.vectors if self._vectors is not None else None
+        return MapLayout(self._ids, self._xy, vectors, self.fitted_count, self.params)
 
 
 def fit_layout(
@@ -216,17 +264,20 @@ def _initial_positions(
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Init array for UMAP from the previous layout: known rows keep their place, others go near
     their nearest known neighbours. Returns (init, rows that were known, their old positions)."""
-    if previous is None or len(previous) < 3:
+    if previous is None or len(previous) < 3 or previous.fitted_count == 0:
+        # Never fitted: its points wait at the centre. Starting from there and aligning back
+        # onto it collapsed the whole map into one dot (an album's first flush of >= 16 images).
         return None, None, None
     old_rows = np.array([previous._row_of.get(int(i), -1) for i in ids])
     known = old_rows >= 0
-    if known.sum() < 3:
-        return None, None, None
+    if known.sum() < 3 or np.ptp(previous.xy[old_rows[known]], axis=0).max() < 1e-6:
+        return None, None, None  # no spread to keep (all at one spot): a fresh layout
     init = np.empty((len(ids), 2), dtype=np.float32)
     init[known] = previous.xy[old_rows[known]]
     if (~known).any():
+        # The known images' vectors as given now: `previous` may keep positions only.
         init[~known] = _knn_place(
-            previous.vectors, previous.xy, vectors[~known], params.place_neighbors
+            vectors[known], init[known], vectors[~known], params.place_neighbors
         )
     # UMAP rejects exact duplicate init rows only by jittering them; tiny deterministic jitter
     # here keeps the result reproducible.
@@ -285,6 +336,11 @@ def _knn_place(
     else:
         nearest = np.broadcast_to(np.arange(len(known_vectors)), (len(new_vectors), k))
     near_sim = np.take_along_axis(similarity, nearest, axis=1).astype(np.float64)
+    return _weighted_positions(near_sim, known_xy[nearest])
+
+
+def _weighted_positions(near_sim: np.ndarray, near_xy: np.ndarray) -> np.ndarray:
+    """(n, k) similarities + (n, k, 2) positions of the k nearest -> (n, 2) positions."""
     # UMAP-style membership strengths: the nearest neighbour gets weight 1, others decay with
     # their extra distance relative to the local spread, so one far neighbour cannot drag a
     # point into the empty space between two clusters.
@@ -293,7 +349,7 @@ def _knn_place(
     spread = extra.mean(axis=1, keepdims=True) + 1e-9
     weights = np.exp(-extra / spread)
     weights /= weights.sum(axis=1, keepdims=True)
-    xy = np.einsum("nk,nkd->nd", weights, known_xy[nearest].astype(np.float64))
+    xy = np.einsum("nk,nkd->nd", weights, near_xy.astype(np.float64))
     return xy.astype(np.float32)
 
 

@@ -21,18 +21,18 @@ import numpy as np
 from photomapd import map_worker
 from photomapd.events import Event, EventBus, EventKind
 from photomapd.map_fit_process import FitProcess
-from photomapd.map_layout import LayoutParams
+from photomapd.map_layout import LayoutParams, MapLayout
 from photomapd.map_payload import cluster_json
 from photomapd.map_store import MapStore
 from photomapd.semantic_map import SemanticMap
 from photomapd.store import Store
+from photomapd.vector_space import VectorSpace
 
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.3  # batch arrivals: one placement + one event per burst, not per image
 BUSY_RECHECK_SECONDS = 10.0
 MIN_SECONDS_BETWEEN_FITS = 20.0
-SMALL_ALBUM = 16  # below this a "fit" is a PCA projection (map_layout), done in-thread
 
 
 def prompt_of(metadata_summary: Any) -> str | None:
@@ -44,6 +44,13 @@ def prompt_of(metadata_summary: Any) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+def file_stamp(image: dict[str, Any]) -> int:
+    """What changes when a file is rewritten (size, mtime), as one int: 100k of them cost a few
+    MB where the embeddings they stand for would cost 200 MB. A favourite, a metadata refresh
+    or a move keeps it, so those never move a point."""
+    return hash((image.get("size"), image.get("mtime")))
 
 
 def _stored_prompt(metadata_json: str | None) -> str | None:
@@ -65,7 +72,11 @@ class MapService:
         params: LayoutParams | None = None,
         min_seconds_between_fits: float = MIN_SECONDS_BETWEEN_FITS,
         indexing_busy: Callable[[], bool] = lambda: False,
+        vector_space: Callable[[], VectorSpace | None] = lambda: None,
     ) -> None:
+        # Live maps keep positions only; new images are placed by their neighbours in the
+        # daemon's usearch index (None: they wait at the centre until the next fit).
+        self.vector_space = vector_space
         self.min_seconds_between_fits = min_seconds_between_fits
         self.indexing_busy = indexing_busy
         self.store = store
@@ -107,10 +118,21 @@ class MapService:
         self._albums[album] = entry
         stored = None
         try:
-            ids, vectors, prompts = await self._album_vectors(album)
+            ids, prompts, stamps = await self._album_rows(album)
+            # Events that arrived while loading are newer than what was read here.
+            entry.stamps = {**stamps, **entry.stamps}
             stored = await self.map_store.load(album)
+            needed = map_worker.vectors_needed(ids, stored)
+            vectors = await self._vectors_for(needed.tolist()) if len(needed) else None
             entry.semantic = await self._run(
-                self._live, map_worker.restore, ids, vectors, stored, self.params, prompts
+                self._live,
+                map_worker.restore,
+                ids,
+                stored,
+                self.params,
+                prompts,
+                vectors,
+                self._neighbours,
             )
         except Exception:
             logger.exception(
@@ -120,26 +142,71 @@ class MapService:
             entry.loading = False
         semantic = entry.semantic
         logger.info("map of %s: %d points (version %d)", album, len(semantic), semantic.version)
-        if semantic.needs_refit() or (stored is None and len(semantic)):
+        if (
+            semantic.needs_refit()
+            or (stored is None and len(semantic))
+            or semantic.layout.collapsed()
+        ):
             self._start_fit(album)
         if entry.pending_add or entry.pending_remove:
             self._schedule_flush()
 
-    async def _album_vectors(
+    async def _album_rows(
         self, album: str
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, str | None]]:
-        """(ids, vectors, prompts) of the album's embedded images; prompts label the clusters."""
+    ) -> tuple[np.ndarray, dict[int, str | None], dict[int, int]]:
+        """(ids, prompts, file stamps) of the album's embedded images; prompts label the
+        clusters. No vectors: the map keeps positions only."""
         rows = await self.store.fetch_all(
-            "SELECT e.image_id, e.vector, i.metadata_json FROM embeddings e "
+            "SELECT e.image_id, i.metadata_json, i.size, i.mtime FROM embeddings e "
             "JOIN images i ON i.id = e.image_id "
             "WHERE i.album = ? AND i.status = 'ok' AND e.model_id = ? ORDER BY e.image_id",
             (album, self.model_id()),
         )
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32), {}
         ids = np.array([row[0] for row in rows], dtype=np.int64)
-        vectors = np.stack([np.frombuffer(row[1], dtype=np.float32) for row in rows])
-        return ids, vectors, {int(row[0]): _stored_prompt(row[2]) for row in rows}
+        prompts = {int(row[0]): _stored_prompt(row[1]) for row in rows}
+        stamps = {int(row[0]): file_stamp({"size": row[2], "mtime": row[3]}) for row in rows}
+        return ids, prompts, stamps
+
+    async def _album_vectors(self, album: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the album's embedded images, for a fit. Read in chunks into one
+        preallocated array: a list of 100k rows first would double the peak (~400 MB)."""
+        where = (
+            "FROM embeddings e JOIN images i ON i.id = e.image_id "
+            "WHERE i.album = ? AND i.status = 'ok' AND e.model_id = ?"
+        )
+        parameters = (album, self.model_id())
+        count_row = await self.store.fetch_one(f"SELECT COUNT(*) {where}", parameters)
+        count = int(count_row[0]) if count_row else 0
+        ids = np.zeros(count, dtype=np.int64)
+        vectors: np.ndarray | None = None
+        filled = 0
+        async with self.store.reader.execute(
+            f"SELECT e.image_id, e.vector {where} ORDER BY e.image_id", parameters
+        ) as cursor:
+            while rows := await cursor.fetchmany(2000):
+                for image_id, blob in rows:
+                    if filled == count:  # rows added since the count: the next fit has them
+                        break
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if vectors is None:
+                        vectors = np.empty((count, len(vector)), dtype=np.float32)
+                    ids[filled], vectors[filled] = image_id, vector
+                    filled += 1
+        if vectors is None:
+            return ids[:0], np.zeros((0, 1), dtype=np.float32)
+        return ids[:filled], vectors[:filled]
+
+    def _neighbours(
+        self, vectors: np.ndarray, k: int, layout: MapLayout
+    ) -> list[list[tuple[int, float]]]:
+        """On the live thread: the k nearest images on `layout` for each vector (usearch)."""
+        space = self.vector_space()
+        if space is None:
+            return [[] for _ in vectors]
+        # A small map as a set: usearch then scores it exactly. A large one as a predicate
+        # over HNSW candidates (building a 100k-id set would cost more than the search).
+        allowed: Any = set(layout.ids.tolist()) if len(layout) <= 4096 else layout.__contains__
+        return [space.search(vector, k, allowed) for vector in vectors]
 
     # --- queries -----------------------------------------------------------------------
 
@@ -197,24 +264,43 @@ class MapService:
         if event.kind in (EventKind.IMAGE_ADDED, EventKind.IMAGE_UPDATED):
             image = data.get("image") or {}
             entry = self._albums.get(image.get("album", ""))
-            if entry is None or not image.get("embedded") or image.get("status") != "ok":
+            if entry is None or "id" not in image:
                 return
-            if event.kind == EventKind.IMAGE_UPDATED and image["id"] in entry.semantic.layout:
-                return  # metadata/favourite change; position stays until the next fit
-            entry.pending_remove.discard(image["id"])
-            entry.pending_add[image["id"]] = prompt_of(image.get("metadata_summary"))
+            image_id = int(image["id"])
+            if not image.get("embedded") or image.get("status") != "ok":
+                # Rewritten into something that does not decode (or lost its vector): it
+                # leaves the map now, as it would after a restart; re-indexing brings it back.
+                if image_id in entry.stamps:
+                    self._remove(entry, image_id)
+                    self._schedule_flush()
+                return
+            stamp = file_stamp(image)
+            previous = entry.stamps.get(image_id)
+            if previous == stamp:
+                return  # metadata/favourite change or a move: the position stays
+            entry.stamps[image_id] = stamp
+            entry.pending_remove.discard(image_id)
+            entry.pending_add[image_id] = prompt_of(image.get("metadata_summary"))
+            if previous is not None:  # same file, new content: a new embedding, a new place
+                entry.pending_replace.add(image_id)
         elif event.kind == EventKind.IMAGE_REMOVED:
             entry = self._albums.get(data.get("album", ""))
             if entry is None:
                 return
-            entry.pending_add.pop(data["id"], None)
-            entry.pending_remove.add(data["id"])
+            self._remove(entry, int(data["id"]))
         elif event.kind == EventKind.ALBUM_CHANGED:
             self._spawn(self._album_changed(data.get("key", ""), data.get("change", "")))
             return
         else:
             return
         self._schedule_flush()
+
+    @staticmethod
+    def _remove(entry: map_worker.AlbumMap, image_id: int) -> None:
+        entry.stamps.pop(image_id, None)
+        entry.pending_add.pop(image_id, None)
+        entry.pending_replace.discard(image_id)
+        entry.pending_remove.add(image_id)
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
@@ -241,11 +327,20 @@ class MapService:
     async def _flush(self, album: str, entry: map_worker.AlbumMap) -> None:
         adds, entry.pending_add = entry.pending_add, {}
         removes, entry.pending_remove = sorted(entry.pending_remove), set()
+        replace, entry.pending_replace = entry.pending_replace, set()
         ids, vectors = await self._vectors_for(list(adds))
         prompts = [adds[int(i)] for i in ids]
         # entry.semantic is read on the live thread: a finished fit may swap it meanwhile.
         points, removed, state, refit_due = await self._run(
-            self._live, map_worker.apply, entry, ids, vectors, prompts, removes
+            self._live,
+            map_worker.apply,
+            entry,
+            ids,
+            vectors,
+            prompts,
+            removes,
+            replace,
+            self._neighbours,
         )
         await self.map_store.upsert_points(album, points, removed, state)
         self._announce(
@@ -315,12 +410,16 @@ class MapService:
 
     async def _fit(self, album: str, entry: map_worker.AlbumMap) -> None:
         try:
-            snapshot = await self._run(self._live, map_worker.snapshot, entry.semantic)
+            # Vectors are loaded for the fit only (~2 s per 100k from SQLite) and dropped after.
+            ids, vectors = await self._album_vectors(album)
+            snapshot = await self._run(self._live, map_worker.snapshot, entry, ids, vectors)
+            del ids, vectors
             started = time.perf_counter()
-            if len(snapshot) < SMALL_ALBUM:  # PCA layout, instant: not worth a process
+            if len(snapshot) < map_worker.SMALL_ALBUM:  # PCA layout, instant: no process
                 fitted = await self._run(self._live, map_worker.fit, snapshot, self.params)
             else:
                 fitted = await self._fit_process.fit(snapshot, self.params)
+            del snapshot
             logger.info(
                 "map of %s refitted: %d points in %.1f s",
                 album,
@@ -329,7 +428,15 @@ class MapService:
             )
             if self._albums.get(album) is not entry:
                 return  # album deleted meanwhile
-            await self._run(self._live, map_worker.catch_up, fitted, entry)
+            missing = await self._run(self._live, map_worker.missing_from, fitted, entry)
+            found, found_vectors = await self._vectors_for(missing)
+            late = await self._run(
+                self._live, map_worker.catch_up, fitted, entry, found, found_vectors
+            )
+            for image_id, prompt in late.items():  # arrived during the catch-up itself
+                entry.pending_add.setdefault(image_id, prompt)
+            if late:
+                self._schedule_flush()
             await self._save_all(album)
             self._announce(album, {"refit": True})
         except Exception:

@@ -15,7 +15,7 @@ from photomapd.map_clusters import (
     cluster_points,
     describe_clusters,
 )
-from photomapd.map_layout import LayoutParams, MapLayout, fit_layout
+from photomapd.map_layout import LayoutParams, MapLayout, Neighbours, fit_layout
 from photomapd.map_payload import MapPoints
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class SemanticMap:
 
     @classmethod
     def empty(cls, params: LayoutParams | None = None) -> SemanticMap:
-        return cls(MapLayout(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 1)), 0, params))
+        return cls(MapLayout(np.zeros(0), np.zeros((0, 2)), None, 0, params))
 
     def __len__(self) -> int:
         return len(self.layout)
@@ -84,17 +84,18 @@ class SemanticMap:
     def add(
         self,
         ids: Sequence[int] | np.ndarray,
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
         prompts: Sequence[str | None] | None = None,
+        neighbours: Neighbours | None = None,
     ) -> np.ndarray:
         """Place new images (a few ms); they join the cluster of their nearest placed point.
-        Returns their positions."""
+        Returns their positions. See MapLayout.add for `vectors` None and `neighbours`."""
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return np.zeros((0, 2), dtype=np.float32)
         self._drop_labels(ids)
         before = len(self.layout)
-        xy = self.layout.add(ids, vectors)
+        xy = self.layout.add(ids, vectors, neighbours)
         self.labels = np.concatenate([self.labels, self._nearest_labels(xy, before)])
         for offset, image_id in enumerate(ids.tolist()):
             self.prompts[image_id] = prompts[offset] if prompts is not None else None

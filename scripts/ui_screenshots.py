@@ -1,6 +1,7 @@
 """Screenshots of the main UI screens, from the real daemon on real images, into docs/screenshots.
 
     .venv/bin/python scripts/ui_screenshots.py [--corpus ../shared/corpus] [--out docs/screenshots]
+        [--only map [--only gallery ...]]
 
 Copies the corpus images into a temporary folder (they are never committed), starts a real
 daemon on it with the tiny test CLIP model (no weights download), and photographs the gallery,
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import shutil
 import socket
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 from PIL import Image
@@ -31,6 +35,7 @@ from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.ui.live import start_live, stop_live, wait_indexed  # noqa: E402
 
 MAX_BYTES = 300 * 1024
+ONLY: set[str] = set()  # --only: the screenshots to write (all when empty)
 
 
 def free_port() -> int:
@@ -61,6 +66,8 @@ def copy_images(corpus: Path, target: Path) -> int:
 
 def save(page: Page, out: Path, name: str) -> None:
     """PNG under 300 KB: full colour when it fits, else quantized to a 256-colour palette."""
+    if ONLY and name not in ONLY:
+        return
     data = page.screenshot()
     if len(data) > MAX_BYTES:
         image = Image.open(io.BytesIO(data)).convert("RGB")
@@ -74,6 +81,54 @@ def save(page: Page, out: Path, name: str) -> None:
                 break
     (out / f"{name}.png").write_bytes(data)
     print(f"{name}.png {len(data) // 1024} KB")
+
+
+def map_laid_out(url: str, album: str, timeout: float = 300.0) -> int | None:
+    """Wait until the daemon's map of `album` is fitted (UMAP, in the background on first use:
+    ~1 min with numba's first compile; status "fitting" until then, also while every point
+    still waits at the centre) and clustered for that layout. Returns the number of clusters.
+    Photographed before that, the view showed a single dot at the centre."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/albums/{album}/map") as response:
+                body = json.load(response)
+            with urllib.request.urlopen(f"{url}/api/albums/{album}/map/clusters") as response:
+                clusters = json.load(response)
+            if body["status"] == "ready" and clusters["version"] == body["version"]:
+                return len(clusters["clusters"])
+        except OSError:
+            pass  # 503 map_loading right after start
+        time.sleep(1)
+    return None
+
+
+def photograph_map(page: Page, url: str, out: Path) -> None:
+    clusters = map_laid_out(url, "invokeai")
+    if clusters is None:
+        print("map not laid out after 300 s; photographing it as it is")
+    elif clusters == 0:
+        print("the map has no clusters at the default strength; no labels to show")
+    page.click("#tab-map")
+    holder = page.locator("#map-panel .map-holder")
+    try:
+        # The view has loaded the finished layout, rendered every cluster label, and drawn it.
+        expect(holder).to_have_attribute("data-status", "ready", timeout=30_000)
+        page.wait_for_function(
+            "(n) => { const h = document.querySelector('#map-panel .map-holder');"
+            " return Number(h.dataset.clusters) === n"
+            " && h.querySelectorAll('.pm-map-label').length === n"
+            " && h.dataset.drawnVersion === h.dataset.version; }",
+            arg=clusters or 0,
+            timeout=30_000,
+        )
+    except (AssertionError, PlaywrightTimeout):
+        print("the map view did not show a finished layout; photographing it as it is")
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+    page.wait_for_timeout(300)  # label fonts settle
+    save(page, out, "map")
 
 
 def shoot(url: str, out: Path) -> None:
@@ -132,18 +187,7 @@ def shoot(url: str, out: Path) -> None:
         page.keyboard.press("Escape")
 
         if page.locator("#tab-map").is_visible():
-            page.click("#tab-map")
-            # The map lays itself out in the background on first use (UMAP); wait for it.
-            try:
-                page.wait_for_function(
-                    "() => { const s = document.querySelector('.pm-map-status');"
-                    " return s && !/laying out|loading/i.test(s.textContent); }",
-                    timeout=60_000,
-                )
-            except PlaywrightTimeout:
-                print("map still laying out after 60 s; photographing it as it is")
-            page.wait_for_timeout(800)
-            save(page, out, "map")
+            photograph_map(page, url, out)
 
         phone = browser.new_context(
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
@@ -164,7 +208,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--only", action="append", default=[], help="write only this screenshot (repeatable)"
+    )
     args = parser.parse_args()
+    ONLY.update(args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="photomapd-shots-") as temp:
         base = Path(temp)

@@ -8,6 +8,9 @@
 //   element.addEventListener("photomapd:result-set", e => show(e.detail.ids));
 //   map.highlight([ids]); map.setCurrent(id);
 //   (or dispatch "photomapd:highlight" {ids} / "photomapd:current-image" {id} on the element)
+//   A "Cluster strength" slider reclusters (PUT .../map/strength) and emits
+//   "photomapd:strength" {strength} so the host can keep it in its URL; createMap's
+//   `strength` option (from that URL) is applied once the map is loaded.
 
 const GRID = 128;
 const PALETTE = [
@@ -54,7 +57,15 @@ function inside(polygon, px, py) {
   return result;
 }
 
-export async function createMap(element, { album, baseUrl = "", live = true } = {}) {
+const STRENGTH_DEBOUNCE_MS = 250;
+
+export function parseStrength(value) {  // a URL parameter -> a number in [0, 1] or null
+  if (value === null || value === undefined || value === "") return null;
+  const number = Number(value);
+  return Number.isFinite(number) && number >= 0 && number <= 1 ? number : null;
+}
+
+export async function createMap(element, { album, baseUrl = "", live = true, strength = null } = {}) {
   element.classList.add("pm-map");
   element.innerHTML = "";
   const canvas = document.createElement("canvas");
@@ -66,7 +77,15 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
   labels.className = "pm-map-labels";
   const status = document.createElement("div");
   status.className = "pm-map-status";
-  element.append(canvas, labels, tooltip, status);
+  // Native range input: arrow keys, Page Up/Down, Home/End work out of the box.
+  const control = document.createElement("div");
+  control.className = "pm-map-strength";
+  control.innerHTML = '<span aria-hidden="true">many small</span>'
+    + '<input type="range" min="0" max="1" step="0.05" aria-label="Cluster strength"'
+    + ' title="Cluster strength: 0 = many small clusters, 1 = a few large ones">'
+    + '<span aria-hidden="true">few large</span><output aria-hidden="true"></output>';
+  const slider = control.querySelector("input"), sliderValue = control.querySelector("output");
+  element.append(canvas, labels, tooltip, status, control);
   const context = canvas.getContext("2d");
 
   const state = { ids: [], x: [], y: [], cluster: [], index: new Map(), clusters: [],
@@ -116,6 +135,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
 
   function draw() {
     state.frame = 0;
+    element.dataset.drawnVersion = String(state.version);
     const { width, height } = canvas;
     // One ImageData per canvas size: allocating 4 MB a frame made the garbage collector stall.
     if (!buffer || buffer.image.width !== width || buffer.image.height !== height) {
@@ -125,11 +145,14 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     const { image, pixels } = buffer;
     pixels.fill(packed("#15161a"));
     const colours = PALETTE.map(packed), noise = packed(NOISE_COLOUR);
-    const dot = state.zoom > 4 ? 3 : 2;
+    // Bigger dots where there are few points (a new album), 2 px at 100k so clusters stay legible.
+    const count = state.x.length;
+    const dot = count < 500 ? 5 : count < 5000 || state.zoom > 4 ? 3 : 2;
     // The screen transform inlined: a returned [x, y] per point is 100k allocations a frame.
     const scale = size() * state.zoom;
-    const offsetX = canvas.width / 2 + state.panX - 0.5 * scale;
-    const offsetY = canvas.height / 2 + state.panY - 0.5 * scale;
+    const half = dot >> 1;  // the dot is centred on the point, where hover and click find it
+    const offsetX = canvas.width / 2 + state.panX - 0.5 * scale - half;
+    const offsetY = canvas.height / 2 + state.panY - 0.5 * scale - half;
     const xs = state.x, ys = state.y, clusters = state.cluster;
     for (let row = 0; row < xs.length; row++) {
       const px = (xs[row] * scale + offsetX) | 0, py = (ys[row] * scale + offsetY) | 0;
@@ -182,6 +205,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
         { ids: state.ids.filter((_, row) => state.cluster[row] === info.cluster), cluster: info.cluster, label: info.label }));
       labels.append(label);
     }
+    element.dataset.clusters = String(state.clusters.length);
     placeLabels();
   }
 
@@ -208,14 +232,63 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
     const payload = await response.json();
     Object.assign(state, decodePayload(payload), { version: payload.version });
     status.textContent = payload.status === "fitting" ? "laying out the map…" : "";
+    element.dataset.status = payload.status;  // "ready" once laid out (screenshots wait on it)
+    element.dataset.version = String(payload.version);
     element.dataset.count = String(state.ids.length);
     rebuildIndex();
     const clusters = await fetch(`${baseUrl}/api/albums/${encodeURIComponent(album)}/map/clusters`);
-    state.clusters = clusters.ok ? (await clusters.json()).clusters : [];
+    const clusterBody = clusters.ok ? await clusters.json() : { clusters: [] };
+    state.clusters = clusterBody.clusters;
+    if (typeof clusterBody.strength === "number" && !strengthWanted.pending) showStrength(clusterBody.strength);
     renderLabels();
     redraw();
     element.dataset.ready = "true";
   }
+
+  // --- cluster strength: debounced, one request at a time, the latest value wins ------------
+  const strengthWanted = { value: null, timer: 0, pending: false, sending: false };
+  function showStrength(value) {
+    state.strength = value;
+    slider.value = String(value);
+    sliderValue.textContent = value.toFixed(2);
+    slider.setAttribute("aria-valuetext", `${value.toFixed(2)} (0 = many small clusters, 1 = a few large ones)`);
+  }
+  function requestStrength(value, delay = STRENGTH_DEBOUNCE_MS) {
+    strengthWanted.value = value;
+    strengthWanted.pending = true;
+    sliderValue.textContent = value.toFixed(2);
+    clearTimeout(strengthWanted.timer);
+    strengthWanted.timer = setTimeout(sendStrength, delay);
+  }
+  async function sendStrength() {
+    if (strengthWanted.sending) return;  // the running request sends the latest value after it
+    strengthWanted.sending = true;
+    try {
+      while (strengthWanted.pending) {
+        const value = strengthWanted.value;
+        strengthWanted.pending = false;
+        const response = await fetch(`${baseUrl}/api/albums/${encodeURIComponent(album)}/map/strength`, {
+          method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ strength: value }),
+        });
+        const body = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          status.textContent = body.error?.message || `could not change the clusters (HTTP ${response.status})`;
+          if (!strengthWanted.pending && state.strength !== undefined) showStrength(state.strength);
+          continue;
+        }
+        if (strengthWanted.pending) continue;  // moved again meanwhile: send that first
+        showStrength(body.strength);
+        state.clusters = body.clusters || [];
+        renderLabels();
+        await load();  // every point's cluster (colour) changed too
+        element.dataset.strength = String(body.strength);
+        emit("photomapd:strength", { strength: body.strength });
+      }
+    } finally {
+      strengthWanted.sending = false;
+    }
+  }
+  slider.addEventListener("input", () => requestStrength(Number(slider.value)));
 
   function applyUpdate(data) {
     if (data.album !== album) return;
@@ -306,6 +379,13 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
   new ResizeObserver(resize).observe(element);
   resize();
   await load();
+  const wanted = parseStrength(strength);
+  if (wanted !== null && Math.abs(wanted - (state.strength ?? -1)) > 1e-9) {
+    showStrength(wanted);
+    requestStrength(wanted, 0);  // e.g. a bookmarked URL: show the clusters it was made with
+  } else if (state.strength !== undefined) {
+    element.dataset.strength = String(state.strength);
+  }
   let events = null;
   if (live) {
     events = new EventSource(`${baseUrl}/api/events`);
@@ -325,6 +405,7 @@ export async function createMap(element, { album, baseUrl = "", live = true } = 
       return { x: sx / devicePixelRatio, y: sy / devicePixelRatio };
     },
     get count() { return state.ids.length; },
+    get strength() { return state.strength; },
     drawNow() {  // synchronous redraw; returns its cost in ms (bench/bench_map_view.py)
       const started = performance.now();
       draw();

@@ -97,6 +97,7 @@ def setup(app: web.Application) -> None:
         model_id=lambda: daemon.embedder.model_id,
         album_keys=lambda: [album.key for album in daemon.config.albums],
         indexing_busy=lambda: daemon.pipeline.queued > 0,
+        vector_space=lambda: daemon.vectors,
     )
     app.cleanup_ctx.append(_service_lifetime)
     app.router.add_get("/api/albums/{key}/map", get_map)

@@ -121,3 +121,19 @@ def test_bad_input_is_rejected_with_a_clear_message() -> None:
         fit_layout(np.arange(3), np.zeros(3))
     with pytest.raises(ValueError, match="3 ids but 2 vectors"):
         fit_layout(np.arange(3), np.ones((2, 4)), params=LayoutParams())
+
+
+def test_a_map_never_fitted_gets_a_real_layout_not_one_dot(
+    fitted: MapLayout, planted: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    """An album's first flush of >= 16 images waits at the centre for the first fit; that fit
+    must not start from (and align back onto) those identical positions."""
+    vectors, _, _ = planted
+    ids = np.arange(300)
+    waiting = MapLayout(ids, np.full((300, 2), 0.5), vectors[:300], 0)
+    first = fit_layout(ids, vectors[:300], previous=waiting)
+    assert first.xy.std(axis=0).min() > 0.05
+    # Fitted once but collapsed (a map saved by an older version): also laid out afresh.
+    collapsed = MapLayout(ids, np.full((300, 2), 0.5), vectors[:300], 300)
+    assert fit_layout(ids, vectors[:300], previous=collapsed).xy.std(axis=0).min() > 0.05
+    assert collapsed.collapsed() and not fitted.collapsed()

@@ -138,6 +138,21 @@ async def test_map_renders_hovers_clicks_lassos_and_grows_live(
     # A newly indexed image appears without a reload.
     (folder / "late.png").write_bytes(png_bytes((250, 250, 0)))
     await page.wait_for_selector(f"#map[data-count='{len(COLOURS) + 1}']", timeout=30_000)
+
+    # A file rewritten with another picture moves on the open map; a deleted one leaves it.
+    rewritten = next(item["id"] for item in images["items"] if item["name"] == "img0.png")
+    was = await page.evaluate(f"window.photomapdMap.screenPosition({rewritten})")
+    (folder / "img0.png").write_bytes(png_bytes(COLOURS[2]))
+    await page.wait_for_function(
+        f"(was) => {{ const p = window.photomapdMap.screenPosition({rewritten});"
+        " return p && (Math.abs(p.x - was.x) > 0.5 || Math.abs(p.y - was.y) > 0.5); }",
+        arg=was,
+        timeout=30_000,
+    )
+    (folder / "img1.png").unlink()
+    await page.wait_for_selector(f"#map[data-count='{len(COLOURS)}']", timeout=30_000)
+    removed = next(item["id"] for item in images["items"] if item["name"] == "img1.png")
+    assert await page.evaluate(f"window.photomapdMap.screenPosition({removed})") is None
     assert errors == []
 
 
@@ -145,37 +160,59 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 FIXTURE_POINTS = 20_000
 
 
-def _fixture_app() -> tuple[web.Application, np.ndarray, np.ndarray]:
-    """A daemon stand-in serving only what the map page needs: 3 planted clusters."""
+def _fixture_app(
+    strengths: list[float] | None = None,
+) -> tuple[web.Application, np.ndarray, np.ndarray]:
+    """A daemon stand-in serving only what the map page needs: 3 planted clusters. With
+    `strengths`, PUT .../map/strength is recorded there: below 0.5 the 3 clusters, from 0.5 on
+    one cluster of everything (as a real recluster merges them)."""
     rng = np.random.default_rng(4)
     centres = np.array([[0.2, 0.3], [0.75, 0.25], [0.5, 0.8]])
     labels = rng.integers(0, 3, FIXTURE_POINTS)
     xy = np.clip(centres[labels] + rng.normal(0, 0.04, (FIXTURE_POINTS, 2)), 0, 1)
     ids = np.arange(1, FIXTURE_POINTS + 1) * 3  # gaps, as after deletions
-    payload = encode_payload(MapPoints.build(ids, xy, labels), "fixture", 1)
-    payload["status"] = "ready"
-    clusters = {
-        "clusters": [
-            {
-                "cluster": c,
-                "label": f"subject{c}",
-                "words": [f"subject{c}"],
-                "size": 1,
-                "representative_id": int(ids[labels == c][0]),
-                "centroid": centres[c].tolist(),
-            }
-            for c in range(3)
-        ]
-    }
+    current = {"strength": 0.2 if strengths is None else 0.5}
+
+    def merged() -> bool:
+        return current["strength"] >= 0.5 and strengths is not None
+
+    def clusters() -> dict:
+        if merged():
+            every = {"cluster": 0, "label": "everything", "words": ["everything"]}
+            every |= {"size": FIXTURE_POINTS, "representative_id": int(ids[0])}
+            infos = [every | {"centroid": [0.5, 0.5]}]
+        else:
+            infos = [
+                {
+                    "cluster": c,
+                    "label": f"subject{c}",
+                    "words": [f"subject{c}"],
+                    "size": 1,
+                    "representative_id": int(ids[labels == c][0]),
+                    "centroid": centres[c].tolist(),
+                }
+                for c in range(3)
+            ]
+        return {"album": "fixture", "strength": current["strength"], "clusters": infos}
 
     async def albums(request: web.Request) -> web.Response:
         return web.json_response({"albums": [{"key": "fixture", "name": "Fixture"}]})
 
     async def map_body(request: web.Request) -> web.Response:
+        shown = np.zeros_like(labels) if merged() else labels
+        payload = encode_payload(MapPoints.build(ids, xy, shown), "fixture", len(strengths or []))
+        payload["status"] = "ready"
         return web.Response(text=json.dumps(payload), content_type="application/json")
 
     async def map_clusters(request: web.Request) -> web.Response:
-        return web.json_response(clusters)
+        return web.json_response(clusters())
+
+    async def put_strength(request: web.Request) -> web.Response:
+        strength = float((await request.json())["strength"])
+        assert strengths is not None
+        strengths.append(strength)
+        current["strength"] = strength
+        return web.json_response(clusters())
 
     async def no_events(request: web.Request) -> web.Response:
         return web.Response(status=204)
@@ -184,6 +221,7 @@ def _fixture_app() -> tuple[web.Application, np.ndarray, np.ndarray]:
     app.router.add_get("/api/albums", albums)
     app.router.add_get("/api/albums/fixture/map", map_body)
     app.router.add_get("/api/albums/fixture/map/clusters", map_clusters)
+    app.router.add_put("/api/albums/fixture/map/strength", put_strength)
     app.router.add_get("/api/events", no_events)
     app.router.add_static("/", WEB)
     return app, ids, labels
@@ -245,6 +283,49 @@ async def test_cluster_labels_highlights_and_panning_on_a_large_map(browser) -> 
         moved = await page.evaluate(f"window.photomapdMap.screenPosition({target})")
         assert moved["x"] == pytest.approx(spot["x"] - 100, abs=1)
         assert moved["y"] == pytest.approx(spot["y"] - 40, abs=1)
+        assert errors == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_cluster_strength_slider_reclusters_by_keyboard_and_lives_in_the_url(
+    browser,
+) -> None:
+    strengths: list[float] = []
+    app, _, _ = _fixture_app(strengths)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        page = await browser.new_page(viewport={"width": 900, "height": 700})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        # A bookmarked URL with a strength: the map is reclustered to it once loaded.
+        await page.goto(f"http://127.0.0.1:{port}/map.html?album=fixture&strength=0.3")
+        await page.wait_for_selector("#map[data-strength='0.3']", timeout=20_000)
+        assert strengths == [0.3]
+        slider = page.get_by_role("slider", name="Cluster strength")
+        assert await slider.input_value() == "0.3"
+        assert await page.get_by_role("button", name="subject1 (1)").count() == 1
+
+        # Keyboard only: focus the slider, five steps right. One request for the final value.
+        await slider.focus()
+        for _ in range(5):
+            await slider.press("ArrowRight")
+        await page.wait_for_selector("#map[data-strength='0.55']", timeout=10_000)
+        assert strengths == [0.3, 0.55]
+        assert "strength=0.55" in page.url and "album=fixture" in page.url
+        # The labels and every point's cluster came back from the server at that strength.
+        await page.get_by_role("button", name=f"everything ({FIXTURE_POINTS})").wait_for()
+        assert await page.get_by_role("button", name="subject1 (1)").count() == 0
+
+        # Reloading keeps it (the URL), without another request (the server already has it).
+        await page.reload()
+        await page.wait_for_selector("#map[data-strength='0.55']", timeout=20_000)
+        assert await page.get_by_role("slider", name="Cluster strength").input_value() == "0.55"
+        assert strengths == [0.3, 0.55]
         assert errors == []
     finally:
         await runner.cleanup()

@@ -189,6 +189,15 @@ def test_map_tab_opens_images_and_clusters(gallery: LiveDaemon, page: Page) -> N
     expect(holder).to_be_visible()
     box = holder.bounding_box()
     assert box["height"] > 400, "the map must fill the panel"
+    # The cluster-strength slider, by keyboard: the daemon reclusters, the URL remembers it.
+    expect(holder).to_have_attribute("data-strength", "0.5", timeout=20_000)
+    slider = page.get_by_role("slider", name="Cluster strength")
+    slider.focus()
+    slider.press("ArrowLeft")
+    expect(holder).to_have_attribute("data-strength", "0.45")
+    expect(page).to_have_url(re.compile(r"strength=0\.45"))
+    saved = page.evaluate("fetch('/api/albums/album0/map/clusters').then((r) => r.json())")
+    assert saved["strength"] == 0.45
     # The map view reports clicks as DOM events; the page turns them into gallery actions.
     page.evaluate(
         """(id) => document.querySelector('#map-panel .map-holder').dispatchEvent(

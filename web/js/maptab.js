@@ -2,6 +2,7 @@
 // and turns its DOM events into gallery actions (open an image, show a cluster or lasso).
 
 import { $, h } from "./dom.js";
+import { writeState } from "./state.js";
 
 export class MapTab {
   constructor(app) {
@@ -17,6 +18,11 @@ export class MapTab {
     this.galleryTab.addEventListener("click", () => app.update({ view: "gallery" }));
     this.panel.addEventListener("photomapd:open-image", (event) => {
       if (event.detail && event.detail.id !== undefined) this.app.openImageById(event.detail.id);
+    });
+    // The map's cluster-strength slider: kept in the URL (replaced, not a new history entry).
+    this.panel.addEventListener("photomapd:strength", (event) => {
+      this.app.state = { ...this.app.state, strength: String(event.detail.strength) };
+      writeState(this.app.state, { push: false });
     });
     this.panel.addEventListener("photomapd:result-set", (event) => {
       if (event.detail && Array.isArray(event.detail.ids)) {
@@ -52,6 +58,11 @@ export class MapTab {
     const albums = this.app.albums;
     const key = this.app.state.album !== "all" ? this.app.state.album : albums[0]?.key;
     if (!key || key === this.mountedAlbum) return;
+    if (this.mountedAlbum && this.app.state.strength) {
+      // The strength in the URL was the previous album's; this one shows its own.
+      this.app.state = { ...this.app.state, strength: "" };
+      writeState(this.app.state, { push: false });
+    }
     this.mountedAlbum = key;
     try {
       if (!this.module) {
@@ -61,7 +72,8 @@ export class MapTab {
       if (this.map && this.map.close) this.map.close();
       const holder = h("div", { class: "map-holder", "aria-label": `Semantic map of ${key}` });
       this.panel.replaceChildren(holder);
-      this.map = await this.module.createMap(holder, { album: key });
+      const strength = this.module.parseStrength?.(this.app.state.strength) ?? null;
+      this.map = await this.module.createMap(holder, { album: key, strength });
     } catch (error) {
       this.mountedAlbum = null;
       this.panel.replaceChildren(

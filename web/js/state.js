@@ -18,6 +18,7 @@ export const DEFAULTS = Object.freeze({
   ref: false,
   similar: "",
   image: "",
+  strength: "", // the map's cluster strength (0..1), set by its slider
 });
 
 // Filters the search API understands (teammate metadata issue); sent only when set.
