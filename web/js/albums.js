@@ -2,7 +2,7 @@
 // "Update Index" per album and for all, and the list of files that failed with their reasons.
 
 import { api, ApiError } from "./api.js";
-import { $, formatCount, h, toast } from "./dom.js";
+import { $, formatCount, h, sentence, toast } from "./dom.js";
 import { icon } from "./icons.js";
 
 export class AlbumsDialog extends EventTarget {
@@ -100,7 +100,7 @@ export class AlbumsDialog extends EventTarget {
     this.failures.replaceChildren(h("h3", {}, `Failed files in ${album.name || album.key}`), h("p", { class: "muted" }, "Loading…"));
     try {
       const { items } = await api.failures(album.key);
-      const list = h("ul", { class: "failure-list" }, items.map((item) => h("li", {}, h("code", {}, item.path), h("span", { class: "error-text" }, item.error || "unknown error"))));
+      const list = h("ul", { class: "failure-list" }, items.map((item) => h("li", {}, h("code", {}, item.path), h("span", { class: "error-text" }, sentence(item.error) || "Unknown error."))));
       this.failures.replaceChildren(
         h("h3", {}, `Failed files in ${album.name || album.key} (${items.length})`),
         h("p", { class: "muted" }, "Each file is retried when it changes. Fix or replace the file, or remove it from the folder."),
