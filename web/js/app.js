@@ -106,6 +106,8 @@ class App {
       }
     });
     this.viewer.addEventListener("close", () => {
+      // The grid could not scroll while hidden behind the viewer: show the image just viewed.
+      if (this.viewer.set === this.set) this.gallery.scrollToIndex(this.gallery.cursor);
       this.state.image = "";
       writeState(this.state, { push: false });
       document.title = "photomapd";
