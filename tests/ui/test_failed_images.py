@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from photomapd.config import AlbumConfig, Config, ModelConfig
+from tests.ui.fake_api import FakeDaemon, serve_fake
 from tests.ui.images import colours, write_png
 from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
 
@@ -137,3 +138,30 @@ def test_thumbnail_endpoint_answers_placeholders(daemon: LiveDaemon, page: Page)
     expect(tile.locator(".tile-state")).to_have_text("indexing")
     expect(tile.locator("img")).to_have_js_property("naturalWidth", 256)
     assert page.evaluate(BROKEN_IMAGES) == []
+
+
+def test_viewer_follows_an_image_that_fails_then_is_fixed(page: Page) -> None:
+    """Live status changes of the image on screen (fake API: it can send any status)."""
+    fake = FakeDaemon()
+    fake.seed(3)
+    with serve_fake(fake) as base:
+        page.goto(base + "/")
+        page.locator("#tile-0").click()
+        expect(page.locator("#viewer-image")).to_have_attribute("src", re.compile(r"/file$"))
+        image = fake.images[int(page.locator("#tile-0").get_attribute("data-id"))].to_json()
+        reason = "truncated or corrupt image data (image file is truncated); it is retried"
+        fake.call(
+            fake.publish, "image_updated", {"image": {**image, "status": "error", "error": reason}}
+        )
+        problem = page.locator("#viewer-problem")
+        expect(problem.locator(".viewer-problem-reason")).to_have_text(
+            "Truncated or corrupt image data (image file is truncated); it is retried."
+        )
+        expect(page.locator("#viewer-image")).not_to_have_attribute("src", re.compile("."))
+        expect(page.locator("#tile-0")).to_have_class(re.compile(r"\btile--error\b"))
+        # Re-exported: the daemon indexes it and says so; the picture comes back by itself.
+        fake.call(fake.publish, "image_updated", {"image": image})
+        expect(problem).to_be_hidden()
+        expect(page.locator("#viewer-image")).to_have_attribute("src", re.compile(r"/file$"))
+        expect(page.locator("#tile-0")).not_to_have_class(re.compile(r"\btile--error\b"))
+        expect(page.locator("#tile-0 img")).to_have_attribute("src", re.compile(r"/thumbnail$"))

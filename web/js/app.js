@@ -336,10 +336,13 @@ class App {
   onImageUpdated(data) {
     const image = data && (data.image || data);
     if (!image || !this.set) return;
+    const shown = this.viewer.isOpen ? this.viewer.current?.image : null;
     if (!this.set.updateLive(image) && this.searchCouldShow(image)) this.liveSearch.noteUpdated(image);
-    const current = this.viewer.current;
-    if (this.viewer.isOpen && current && current.image.id === image.id) {
-      this.viewer.refresh();
+    if (shown && this.viewer.set !== this.set) this.viewer.set.updateLive(image); // a bookmark's
+    if (shown && shown.id === image.id) {
+      // Indexed at last, or found unreadable: what the viewer shows changes, not just the star.
+      if (shown.status !== image.status) this.viewer.reshow();
+      else this.viewer.refresh();
       this.drawer.show(image);
     }
   }

@@ -158,6 +158,13 @@ export class Viewer extends EventTarget {
     this.dispatchEvent(new CustomEvent("show", { detail: { index, image } }));
   }
 
+  // Show the current entry again from scratch (its status changed): reload the file too.
+  reshow() {
+    if (!this.isOpen) return;
+    this.image.removeAttribute("src");
+    this.show(this.index);
+  }
+
   // A panel over the stage in place of the image (null hides it).
   showProblem(content) {
     const panel = $("#viewer-problem", this.root);
@@ -307,6 +314,14 @@ function unreadableProblem(image) {
 }
 
 function unloadableProblem(image) {
+  if (image.status === "pending") {
+    return [
+      h("h2", {}, h("span", { html: icon("imageOff", { size: 22 }) }), "Not readable yet"),
+      h("p", { class: "viewer-problem-reason" }, "This image is still waiting to be indexed and its file did not load: it may still be being written."),
+      h("p", { class: "viewer-problem-advice" }, "It shows here by itself once photomapd has indexed it; if it stays like this, check the file."),
+      h("p", {}, h("code", {}, image.path || "")),
+    ];
+  }
   return [
     h("h2", {}, h("span", { html: icon("imageOff", { size: 22 }) }), "Can't show this image"),
     h("p", { class: "viewer-problem-reason" }, "The file did not load: it may have been moved or deleted, or be on a drive that is not connected."),
