@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 PREFILL_MIN_FILES = 100
 
 
+NO_INVOKEAI_ROOT = (
+    "No InvokeAI root folder is known, so its boards cannot be read. Start photomapd with "
+    "--root PATH (or set INVOKEAI_ROOT), or set invokeai_root in config.toml."
+)
+
+
 class AlbumService:
     def __init__(
         self,
@@ -69,11 +75,7 @@ class AlbumService:
     def _require_local(self) -> LocalIndex:
         local = self.local_index()
         if local is None:
-            raise AlbumError(
-                "invokeai_root_not_set",
-                "No InvokeAI root folder is known, so its boards cannot be read. Start photomapd "
-                "with --root PATH (or set INVOKEAI_ROOT), or set invokeai_root in config.toml.",
-            )
+            raise AlbumError("invokeai_root_not_set", NO_INVOKEAI_ROOT)
         return local
 
     def skip_for(self, album: AlbumConfig) -> scanner.Skip | None:

@@ -31,6 +31,7 @@ from photomapd.model_files import (
     resolve_weights,
 )
 from photomapd.model_types import ModelState, weights_identity
+from photomapd.sentences import clause
 
 __all__ = ["Embedder", "ModelState", "ModelUnavailable", "hub_offline", "resolve_device"]
 
@@ -150,7 +151,9 @@ class Embedder:
                 self._fail(str(error))
                 raise
             except Exception as error:  # never leave the state stuck at LOADING
-                self._fail(f"could not load model {self.name}: {type(error).__name__}: {error}")
+                self._fail(
+                    f"could not load model {self.name}: {type(error).__name__}: {clause(error)}"
+                )
                 raise ModelUnavailable(self._error) from error
             self._state = ModelState.READY
             self._error = None
@@ -262,7 +265,7 @@ class Embedder:
             self._tokenizer = open_clip.get_tokenizer(arch, cache_dir=_str(self.cache_dir))
         except Exception as error:
             raise ModelUnavailable(
-                f"could not load the text tokenizer for {self.name}: {error}. Connect once to "
+                f"could not load the text tokenizer for {self.name}: {clause(error)}. Connect once to "
                 "download it, or choose a model that uses the built-in CLIP tokenizer"
             ) from error
         self._model = model
@@ -287,12 +290,12 @@ class Embedder:
         except Exception as error:  # torch, pickle and safetensors each raise their own types
             if _is_device_error(error):
                 raise ModelUnavailable(
-                    f"could not put model {self.name} on device {self._device}: {error}. "
+                    f"could not put model {self.name} on device {self._device}: {clause(error)}. "
                     "Set model.device to cpu, or free GPU memory"
                 ) from error
             raise ModelUnavailable(
                 f"could not build model {self.name} with weights {source.path}: "
-                f"{_short(error)}. The weights file is corrupt or made for another model (or "
+                f"{clause(_short(error))}. The weights file is corrupt or made for another model (or "
                 "the model config is wrong): replace it, or set model.pretrained to the right "
                 "checkpoint or tag"
             ) from error

@@ -23,6 +23,7 @@ import open_clip
 from open_clip import pretrained as open_clip_pretrained
 
 from photomapd.model_types import ModelUnavailable
+from photomapd.sentences import clause
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def resolve_weights(
         fetched = open_clip_pretrained.download_pretrained(tag, cache_dir=_str(cache_dir))
     except Exception as error:
         raise ModelUnavailable(
-            f"could not download weights {pretrained!r} for {arch}: {_reason(error)}. {_FIX}"
+            f"could not download weights {pretrained!r} for {arch}: {clause(_reason(error))}. {_FIX}"
         ) from error
     if not fetched:
         raise ModelUnavailable(f"no download source is known for {pretrained!r} ({arch}). {_FIX}")

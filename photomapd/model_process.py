@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from photomapd.model_types import ModelState, ModelUnavailable, model_identity
+from photomapd.sentences import clause
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,7 @@ class ModelClient:
             code = self._process.exitcode if self._process is not None else None
             self._stop_worker()
             self._state = ModelState.UNLOADED
-            self._error = (
-                f"the model worker stopped (exit code {code}): {error}; it restarts on next use"
-            )
+            self._error = f"the model worker stopped (exit code {code}): {clause(error)}; it restarts on next use"
             log.warning("%s", self._error)
             raise RuntimeError(self._error) from error
         if status == "unavailable":

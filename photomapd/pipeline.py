@@ -28,6 +28,7 @@ from photomapd.events import EventBus, EventKind
 from photomapd.image_json import image_json
 from photomapd.model_types import ModelState, ModelUnavailable
 from photomapd.preparation import MetadataReader, PreparedImage, prepare_file
+from photomapd.sentences import clause
 from photomapd.store import IndexedImage, Store
 from photomapd.vector_space import VectorSpace
 
@@ -40,6 +41,15 @@ SETTLED_AGE_SECONDS = 2.0
 INCOMPLETE_GRACE_SECONDS = 10.0
 BATCH_WINDOW_SECONDS = 0.05
 DISK_FULL_RETRY_SECONDS = 30.0
+
+
+def failure_reason(error: Exception) -> tuple[str, str]:
+    """(reason, stored message) for a file that could not be decoded: the message says what to
+    do once (ImageError reasons already end with the retry hint), without the path the row has."""
+    reason = str(error.reason) if isinstance(error, imaging.ImageError) else str(error)
+    if "retried" in reason:
+        return reason, reason
+    return reason, f"{clause(reason)}. Fix or re-export the file; it is retried when it changes"
 
 
 @dataclass
@@ -311,12 +321,7 @@ class Pipeline:
             await asyncio.sleep(0.3)
             self.pending.setdefault((pending.album, pending.path), pending)
             return
-        reason = str(error.reason) if isinstance(error, imaging.ImageError) else str(error)
-        message = (
-            reason
-            if "retried" in reason
-            else (f"{reason}. Fix or re-export the file; it is retried when it changes.")
-        )
+        reason, message = failure_reason(error)
         image_id, is_new = await self.store.save_error(
             pending.album, str(pending.path), stat.st_size, stat.st_mtime, message
         )
@@ -508,7 +513,7 @@ class Pipeline:
                     row["path"],
                     row["size"],
                     row["mtime"],
-                    f"{error}. It is retried when it changes.",
+                    failure_reason(error)[1],
                 )
                 continue
             items.append(

@@ -5,7 +5,9 @@
 
 Copies the corpus images into a temporary folder (they are never committed), starts a real
 daemon on it with the tiny test CLIP model (no weights download), and photographs the gallery,
-viewer, metadata drawer, search results, albums, settings, hotkeys, phone layout and map.
+viewer, metadata drawer, search results, albums (and the board-album form, from a small
+InvokeAI database written next to the copies), a file that cannot be read, settings, hotkeys,
+phone layout and map.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import json
 import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
@@ -30,6 +33,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from photomapd.config import AlbumConfig, Config, ModelConfig  # noqa: E402
+from tests.invokeai.test_local_db import SCHEMA_614  # noqa: E402
 from tests.tinyclip import write_tiny_clip  # noqa: E402
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.ui.live import start_live, stop_live, wait_indexed  # noqa: E402
@@ -62,6 +66,34 @@ def copy_images(corpus: Path, target: Path) -> int:
         shutil.copyfile(source, target / f"{source.parent.name}-{source.name}")
         count += 1
     return count
+
+
+# Boards of the InvokeAI database written for the screenshots: name -> corpus folders on it.
+BOARDS = {"InvokeAI 6 renders": ("invokeai-v6",), "Imported": ("a1111", "comfyui", "fooocus")}
+
+
+def write_invokeai_database(root: Path, images: Path) -> None:
+    """A databases/invokeai.db (InvokeAI 6.14's tables) listing the copied files, some on boards,
+    so the albums screen can offer board albums."""
+    (root / "databases").mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(root / "databases" / "invokeai.db") as db:
+        db.executescript(SCHEMA_614)
+        for number, name in enumerate(BOARDS):
+            db.execute(
+                "INSERT INTO boards (board_id, board_name) VALUES (?, ?)", (f"b{number}", name)
+            )
+        for file in sorted(images.iterdir()):
+            db.execute(
+                "INSERT INTO images (image_name, image_origin, image_category, width, height)"
+                " VALUES (?, 'internal', 'general', 64, 64)",
+                (file.name,),
+            )
+            for number, prefixes in enumerate(BOARDS.values()):
+                if file.name.startswith(prefixes):
+                    db.execute(
+                        "INSERT INTO board_images (board_id, image_name) VALUES (?, ?)",
+                        (f"b{number}", file.name),
+                    )
 
 
 def save(page: Page, out: Path, name: str) -> None:
@@ -174,7 +206,30 @@ def shoot(url: str, out: Path) -> None:
             failed.first.click()
             page.wait_for_timeout(400)
         save(page, out, "albums")
+        page.locator("#albums-dialog button", has_text="Add album from InvokeAI boards").click()
+        page.locator("#board-album-form .board-option").first.wait_for()
+        page.locator("#board-album-form").get_by_label("InvokeAI 6 renders").check()
+        page.wait_for_timeout(200)
+        save(page, out, "albums-boards")
+        page.locator("#board-album-form button[type=submit]").click()
+        page.locator(".album-card--boards").wait_for()
+        page.wait_for_timeout(1500)  # counts arrive with the next status refresh
+        save(page, out, "albums-board-album")
         page.keyboard.press("Escape")
+
+        failed = page.request.get(url + "/api/albums/invokeai/failures").json()["items"]
+        broken = [item for item in failed if "truncated" in item["path"]] or failed
+        if broken:
+            page.goto(f"{url}/?image={broken[0]['id']}")
+            page.locator("#viewer-problem").wait_for()
+            page.wait_for_timeout(500)
+            save(page, out, "viewer-unreadable")
+            page.keyboard.press("Escape")  # the grid scrolled to it: its tile and neighbours
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(600)
+            save(page, out, "gallery-unreadable")
+            page.goto(url + "/")
+            expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open")
 
         page.keyboard.press(",")
         page.wait_for_timeout(500)
@@ -219,6 +274,8 @@ def main() -> None:
         folder = base / "invokeai" / "outputs" / "images"
         folder.mkdir(parents=True)
         count = copy_images(args.corpus, folder)
+        if not count:
+            sys.exit(f"no images found under {args.corpus}: pass --corpus PATH/TO/shared/corpus")
         config_path, checkpoint = write_tiny_clip(base / "model")
         config = Config(
             data_dir=base / "data",
@@ -227,6 +284,8 @@ def main() -> None:
             model=ModelConfig(name=str(config_path), pretrained=str(checkpoint), device="cpu"),
         )
         config.albums.append(AlbumConfig("invokeai", "InvokeAI outputs", [folder]))
+        write_invokeai_database(base / "invokeai", folder)
+        config.invokeai_root = base / "invokeai"
         entry = start_live(config)
         try:
             wait_indexed(entry[0], count, timeout=120)

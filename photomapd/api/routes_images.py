@@ -13,6 +13,7 @@ from photomapd import imaging
 from photomapd.api import keys
 from photomapd.api.errors import NotFound, Unavailable
 from photomapd.api.params import image_id_param, int_param
+from photomapd.api.placeholders import Placeholder, placeholder_response
 from photomapd.image_json import image_json
 from photomapd.search import SearchUnavailable
 
@@ -54,11 +55,22 @@ async def get_file(request: web.Request) -> web.StreamResponse:
 
 
 async def get_thumbnail(request: web.Request) -> web.StreamResponse:
-    """A 256-px WebP thumbnail (InvokeAI's own when it wrote one), made on demand if missing."""
+    """A 256-px WebP thumbnail (InvokeAI's own when it wrote one), made on demand if missing.
+
+    A file that failed to index answers a "can't read" placeholder, and one still waiting to be
+    indexed whose thumbnail cannot be made yet (still being written) an "indexing" one, so no
+    client shows a broken image; the `X-Photomapd-Placeholder` header tells them apart."""
     row = await _row(request)
+    if row["status"] == "error":
+        return placeholder_response(Placeholder.UNREADABLE)
     thumbnail = Path(row["thumbnail"]) if row["thumbnail"] else None
     if thumbnail is None or not thumbnail.is_file():
-        thumbnail = await _make_thumbnail(request, row)
+        try:
+            thumbnail = await _make_thumbnail(request, row)
+        except NotFound:
+            if row["status"] == "pending":
+                return placeholder_response(Placeholder.PENDING)
+            raise
     etag = f"t-{row['content_hash'] or row['id']}"
     return _cached_file(request, thumbnail, etag)
 

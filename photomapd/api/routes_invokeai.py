@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from photomapd.albums import NO_INVOKEAI_ROOT
 from photomapd.api import keys
 from photomapd.api.errors import ApiError, BadRequest, NotFound
 from photomapd.api.params import image_id_param
@@ -21,7 +22,7 @@ from photomapd.credentials import CredentialStore
 from photomapd.image_json import image_json
 from photomapd.invokeai.bridge import InvokeAIBridge
 from photomapd.invokeai.errors import InvokeAIError
-from photomapd.invokeai.local_db import InvokeAIDatabase, LocalDatabaseError
+from photomapd.invokeai.local_db import LocalDatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,23 @@ async def get_boards(request: web.Request) -> web.Response:
 
 
 async def get_local_boards(request: web.Request) -> web.Response:
-    """Boards from InvokeAI's own database (for board albums); needs `invokeai_root`."""
-    root = request.app[keys.CONFIG].invokeai_root
-    if root is None:
-        raise BadRequest(
-            "invokeai_root_not_set",
-            "Set invokeai_root (the InvokeAI root folder) in the config to read its boards.",
-        )
+    """Boards from InvokeAI's own database (for board albums; Uncategorized, board id "none",
+    is not listed), with the folder their files come from. Needs an InvokeAI root; the error
+    codes are those of creating a board album."""
+    local = request.app[keys.ALBUMS].local_index()
+    if local is None:
+        raise BadRequest("invokeai_root_not_set", NO_INVOKEAI_ROOT)
     try:
-        boards = await asyncio.to_thread(InvokeAIDatabase(Path(root)).boards)
+        boards = await asyncio.to_thread(local.database.boards)
     except LocalDatabaseError as error:
-        raise _api_error(error) from error
-    return web.json_response({"boards": [vars(board) for board in boards]})
+        raise BadRequest("invokeai_database", error.message) from error
+    return web.json_response(
+        {
+            "boards": [vars(board) for board in boards],
+            "root": str(local.database.root),
+            "images_dir": str(local.images_dir),
+        }
+    )
 
 
 async def _image(request: web.Request) -> tuple[Path, Any]:

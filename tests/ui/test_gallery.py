@@ -295,3 +295,17 @@ def test_live_insert_keeps_the_viewer_on_its_image(
     assert caption.text_content() == shown
     page.keyboard.press("Home")
     expect(caption).to_have_text(f"img_{new_id:05d}.png")
+
+
+def test_closing_a_bookmarked_viewer_shows_that_image_in_the_grid(
+    page: Page, fake: tuple[FakeDaemon, str]
+) -> None:
+    _, base = fake
+    page.set_viewport_size({"width": 700, "height": 520})
+    open_page(page, base, "?image=1")  # the oldest of 24: the last tile, far below the fold
+    expect(page.locator("#viewer-position")).to_have_text("24 / 24")
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    tile = page.locator(".tile[data-id='1']")
+    expect(tile).to_be_in_viewport()
+    expect(tile).to_have_class(re.compile(r"\btile--cursor\b"))

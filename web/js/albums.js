@@ -2,7 +2,8 @@
 // "Update Index" per album and for all, and the list of files that failed with their reasons.
 
 import { api, ApiError } from "./api.js";
-import { $, formatCount, h, toast } from "./dom.js";
+import { BoardAlbumForm, slug } from "./boardalbums.js";
+import { $, formatCount, h, sentence, toast } from "./dom.js";
 import { icon } from "./icons.js";
 
 export class AlbumsDialog extends EventTarget {
@@ -13,11 +14,14 @@ export class AlbumsDialog extends EventTarget {
     this.form = $("#album-form", dialog);
     this.failures = $("#album-failures", dialog);
     this.picker = new FolderPicker($("#folder-picker"));
+    this.boardForm = new BoardAlbumForm($("#board-album-form", dialog));
+    this.boardForm.addEventListener("changed", (event) => this.dispatchEvent(new CustomEvent("changed", { detail: event.detail })));
     this.editing = null;
     this.albums = [];
     $("#albums-close", dialog).addEventListener("click", () => dialog.close());
     $("#albums-update-all", dialog).addEventListener("click", () => this.reindexAll());
     $("#album-add", dialog).addEventListener("click", () => this.edit(null));
+    $("#album-add-boards", dialog).addEventListener("click", () => this.editBoards(null));
     $("#album-cancel", dialog).addEventListener("click", () => this.hideForm());
     $("#album-add-folder", dialog).addEventListener("click", () => this.addFolderRow(""));
     this.form.addEventListener("submit", (event) => this.save(event));
@@ -45,10 +49,17 @@ export class AlbumsDialog extends EventTarget {
   renderAlbum(album) {
     const missing = (album.folders || []).filter((folder) => folder.exists === false);
     const state = missing.length ? "folder missing" : album.state || "ok";
+    const boards = album.boards || [];
     return h(
       "article",
-      { class: `album-card album-card--${state.replace(/\s+/g, "-")}`, "data-key": album.key },
-      h("header", {}, h("h3", {}, album.name || album.key), h("span", { class: "badge" }, state)),
+      { class: `album-card album-card--${state.replace(/\s+/g, "-")}${boards.length ? " album-card--boards" : ""}`, "data-key": album.key },
+      h(
+        "header",
+        {},
+        h("h3", {}, album.name || album.key),
+        boards.length ? h("span", { class: "badge badge--boards" }, "InvokeAI boards") : null,
+        h("span", { class: "badge" }, state),
+      ),
       h(
         "p",
         { class: "album-stats" },
@@ -56,9 +67,16 @@ export class AlbumsDialog extends EventTarget {
         album.pending ? ` · ${formatCount(album.pending)} waiting` : "",
         album.failed ? ` · ${formatCount(album.failed)} failed` : "",
       ),
+      boards.length
+        ? h(
+            "ul",
+            { class: "board-chips", "aria-label": "Boards" },
+            boards.map((board) => h("li", { class: board.name ? "" : "missing" }, board.name || `board ${board.id} (no longer in InvokeAI)`)),
+          )
+        : null,
       h(
         "ul",
-        { class: "folder-list" },
+        { class: `folder-list${boards.length ? " folder-list--source" : ""}` },
         (album.folders || []).map((folder) =>
           h("li", { class: folder.exists === false ? "missing" : "" }, h("span", { html: icon("folder", { size: 14 }) }), " ", folder.path, folder.exists === false ? " — not found. Reconnect the drive or edit the album; its index is kept." : ""),
         ),
@@ -67,7 +85,7 @@ export class AlbumsDialog extends EventTarget {
         "div",
         { class: "button-row" },
         h("button", { type: "button", class: "btn", onclick: () => this.reindex(album.key) }, "Update Index"),
-        h("button", { type: "button", class: "btn", onclick: () => this.edit(album) }, "Edit"),
+        h("button", { type: "button", class: "btn", onclick: () => (boards.length ? this.editBoards(album) : this.edit(album)) }, boards.length ? "Change boards" : "Edit"),
         album.failed ? h("button", { type: "button", class: "btn", onclick: () => this.showFailures(album) }, "Failed files") : null,
         h("button", { type: "button", class: "btn btn-danger", onclick: () => this.remove(album) }, "Remove"),
       ),
@@ -100,7 +118,7 @@ export class AlbumsDialog extends EventTarget {
     this.failures.replaceChildren(h("h3", {}, `Failed files in ${album.name || album.key}`), h("p", { class: "muted" }, "Loading…"));
     try {
       const { items } = await api.failures(album.key);
-      const list = h("ul", { class: "failure-list" }, items.map((item) => h("li", {}, h("code", {}, item.path), h("span", { class: "error-text" }, item.error || "unknown error"))));
+      const list = h("ul", { class: "failure-list" }, items.map((item) => h("li", {}, h("code", {}, item.path), h("span", { class: "error-text" }, sentence(item.error) || "Unknown error."))));
       this.failures.replaceChildren(
         h("h3", {}, `Failed files in ${album.name || album.key} (${items.length})`),
         h("p", { class: "muted" }, "Each file is retried when it changes. Fix or replace the file, or remove it from the folder."),
@@ -111,7 +129,14 @@ export class AlbumsDialog extends EventTarget {
     }
   }
 
+  // Board albums get their own form: their folder is InvokeAI's, their boards are the choice.
+  editBoards(album) {
+    this.hideForm();
+    this.boardForm.open(album);
+  }
+
   edit(album) {
+    this.boardForm.hide();
     this.editing = album;
     this.form.hidden = false;
     this.form.reset();
@@ -182,9 +207,6 @@ export class AlbumsDialog extends EventTarget {
   }
 }
 
-function slug(text) {
-  return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40);
-}
 
 // Server-side directory browser: the daemon may run on another machine than the browser (LAN).
 class FolderPicker {

@@ -96,6 +96,7 @@ export const api = {
   invokeaiSettings: () => get("/api/invokeai/settings"),
   saveInvokeaiSettings: (body) => request("PUT", "/api/invokeai/settings", { json: body }),
   invokeaiBoards: () => get("/api/invokeai/boards"),
+  localBoards: () => get("/api/invokeai/local/boards"),
   invokeaiActions: (id) => get(`/api/images/${id}/invokeai`),
   invokeaiAction: (id, action, body) =>
     request("POST", `/api/images/${id}/invokeai/${enc(action)}`, { json: body || {} }),

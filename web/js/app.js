@@ -10,6 +10,7 @@ import { Gallery } from "./gallery.js";
 import { registerHotkeys } from "./keymap.js";
 import { Hotkeys } from "./hotkeys.js";
 import { hydrateIcons } from "./icons.js";
+import { LiveSearch } from "./livesearch.js";
 import { MapTab } from "./maptab.js";
 import { ResultSet } from "./resultset.js";
 import { SearchPanel } from "./search.js";
@@ -39,6 +40,10 @@ class App {
     this.favourites = new Favourites(() => this.set, () => this.repaint());
     this.selectionBar = new SelectionBar($("#selection-bar"), this.gallery, this.favourites);
     this.mapTab = new MapTab(this);
+    this.liveSearch = new LiveSearch($("#new-results"), this.gallery.scroller, {
+      canAuto: () => !this.viewer.isOpen && !this.gallery.selection.size && !this.set?.error,
+      refresh: () => this.reload(),
+    });
     this.wire();
     registerHotkeys(this);
   }
@@ -101,6 +106,8 @@ class App {
       }
     });
     this.viewer.addEventListener("close", () => {
+      // The grid could not scroll while hidden behind the viewer: show the image just viewed.
+      if (this.viewer.set === this.set) this.gallery.scrollToIndex(this.gallery.cursor);
       this.state.image = "";
       writeState(this.state, { push: false });
       document.title = "photomapd";
@@ -213,6 +220,7 @@ class App {
     this.gallery.clearSelection();
     this.gallery.setResultSet(this.set);
     $("#new-above").hidden = true;
+    this.liveSearch.reset();
     this.renderHeader();
     this.set.start().then(() => {
       if (keepScroll) this.gallery.scroller.scrollTop = scrollTop;
@@ -307,13 +315,15 @@ class App {
     );
     this.set.addEventListener("change", () => this.renderHeader());
     this.gallery.setResultSet(this.set);
+    this.liveSearch.reset();
     this.set.start().then(() => this.renderHeader());
   }
 
   onImageAdded(data) {
     const image = data && (data.image || data);
     if (!image || !this.set) return;
-    if (this.set.insertLive(image) && this.viewer.isOpen && this.viewer.set === this.set) {
+    if (this.searchCouldShow(image)) this.liveSearch.noteAdded(image);
+    else if (this.set.insertLive(image) && this.viewer.isOpen && this.viewer.set === this.set) {
       // A newest-first insert shifts every index by one: keep the viewer on the same image.
       if (this.set.live.order !== "oldest") this.viewer.index += 1;
       this.viewer.refresh();
@@ -326,12 +336,24 @@ class App {
   onImageUpdated(data) {
     const image = data && (data.image || data);
     if (!image || !this.set) return;
-    this.set.updateLive(image);
-    const current = this.viewer.current;
-    if (this.viewer.isOpen && current && current.image.id === image.id) {
-      this.viewer.refresh();
+    const shown = this.viewer.isOpen ? this.viewer.current?.image : null;
+    if (!this.set.updateLive(image) && this.searchCouldShow(image)) this.liveSearch.noteUpdated(image);
+    if (shown && this.viewer.set !== this.set) this.viewer.set.updateLive(image); // a bookmark's
+    if (shown && shown.id === image.id) {
+      // Indexed at last, or found unreadable: what the viewer shows changes, not just the star.
+      if (shown.status !== image.status) this.viewer.reshow();
+      else this.viewer.refresh();
       this.drawer.show(image);
     }
+  }
+
+  // An open search (its results are ranked, so they are re-run, not patched) whose album and
+  // favourites filter let this image in; the other filters are the search's to apply.
+  searchCouldShow(image) {
+    if (!this.set || (this.set.label !== "search" && this.set.label !== "similar")) return false;
+    const state = this.state;
+    if (state.album && state.album !== "all" && image.album !== state.album) return false;
+    return !state.fav || Boolean(image.favourite);
   }
 
   onImageRemoved(data) {

@@ -45,6 +45,16 @@ export function toast(message, { kind = "info", timeout = 3500 } = {}) {
   setTimeout(() => item.remove(), timeout);
 }
 
+// Messages are joined from parts (daemon reasons, UI advice): each part must be a sentence of
+// its own, capitalised and ending in a full stop, or the join reads "...to download The...".
+// (capital: false for a sentence that follows a colon.)
+export function sentence(text, { capital = true } = {}) {
+  const trimmed = String(text ?? "").trim();
+  if (!trimmed) return "";
+  const start = capital ? trimmed[0].toUpperCase() + trimmed.slice(1) : trimmed;
+  return /[.!?…][)"'”’]?$/.test(start) ? start : `${start}.`;
+}
+
 export function formatCount(value) {
   return Number(value || 0).toLocaleString("en-US");
 }

@@ -2,7 +2,7 @@
 // JSON, EXIF basics for non-AI images, and the InvokeAI bridge actions.
 
 import { api, ApiError, supports } from "./api.js";
-import { copyText, formatBytes, formatDate, h, toast } from "./dom.js";
+import { copyText, formatBytes, formatDate, h, sentence, toast } from "./dom.js";
 import { icon } from "./icons.js";
 
 const FIELDS = [
@@ -180,7 +180,7 @@ export class Drawer {
       return box;
     }
     if (!status.reachable) {
-      box.append(h("p", { class: "muted" }, `InvokeAI is not reachable${status.detail ? `: ${status.detail}` : ""}. Check the URL in Settings → InvokeAI.`));
+      box.append(h("p", { class: "muted" }, `${sentence(`InvokeAI is not reachable${status.detail ? `: ${status.detail}` : ""}`)} Check the URL in Settings → InvokeAI.`));
       return box;
     }
     let available;

@@ -1,7 +1,7 @@
 // Virtualized thumbnail grid: a fixed pool of tiles recycled over a tall spacer, so 100k rows
 // cost the same DOM as 100. Keyboard focus uses aria-activedescendant on the listbox.
 
-import { h } from "./dom.js";
+import { h, sentence } from "./dom.js";
 import { icon } from "./icons.js";
 
 const GAP = 6;
@@ -133,7 +133,20 @@ export class Gallery extends EventTarget {
         "aria-label": "Select",
         html: icon("check", { size: 14 }),
       }),
+      // Shown instead of the browser's broken-image icon: for files that failed to index, and
+      // for any thumbnail that does not load (file gone, daemon restarting).
+      h(
+        "span",
+        { class: "tile-placeholder", "aria-hidden": "true" },
+        h("span", { html: icon("imageOff", { size: 32 }) }),
+        h("span", { class: "tile-placeholder-label" }),
+      ),
     );
+    const img = tile.firstChild;
+    img.addEventListener("error", () => {
+      if (img.getAttribute("src")) tile.classList.add("tile--noimage");
+    });
+    img.addEventListener("load", () => tile.classList.remove("tile--noimage"));
     return tile;
   }
 
@@ -160,15 +173,23 @@ export class Gallery extends EventTarget {
     const img = tile.firstChild;
     if (!entry) {
       tile.classList.add("tile--loading");
+      tile.classList.remove("tile--noimage", "tile--error", "tile--pending");
       tile.dataset.id = "";
       tile.setAttribute("aria-label", "Loading");
+      tile.removeAttribute("title");
       if (img.getAttribute("src")) img.removeAttribute("src");
       return;
     }
     const image = entry.image;
+    const failed = image.status === "error";
     tile.classList.remove("tile--loading");
     tile.dataset.id = String(image.id);
-    if (img.getAttribute("src") !== image.thumbnail_url) img.src = image.thumbnail_url;
+    const src = failed ? null : thumbnailSrc(image);
+    if (img.getAttribute("src") !== src) {
+      tile.classList.remove("tile--noimage");
+      if (src) img.src = src;
+      else img.removeAttribute("src"); // the placeholder says it all; no request
+    }
     const selected = this.selection.has(image.id);
     tile.classList.toggle("tile--fav", Boolean(image.favourite));
     tile.classList.toggle("tile--selected", selected);
@@ -184,15 +205,19 @@ export class Gallery extends EventTarget {
     }
     const score = tile.children[1];
     score.textContent = typeof entry.score === "number" ? entry.score.toFixed(3) : "";
-    tile.children[2].textContent =
-      image.status === "error" ? "failed" : image.status === "pending" ? "indexing" : "";
+    tile.children[2].textContent = image.status === "pending" ? "indexing" : "";
     const star = tile.children[3];
     star.setAttribute("aria-pressed", String(Boolean(image.favourite)));
-    const parts = [image.name || `image ${image.id}`];
+    tile.children[5].lastChild.textContent = failed ? "can't read" : "no preview";
+    const name = image.name || `image ${image.id}`;
+    const parts = [name];
     if (image.favourite) parts.push("favourite");
     if (typeof entry.score === "number") parts.push(`score ${entry.score.toFixed(3)}`);
-    if (image.status === "error") parts.push(`failed: ${image.error || ""}`);
+    if (failed) parts.push(`can't read: ${failureReason(image)}`);
+    else if (image.status === "pending") parts.push("indexing");
     tile.setAttribute("aria-label", parts.join(", "));
+    if (failed) tile.title = `Can't read ${name}: ${failureReason(image)}`;
+    else tile.removeAttribute("title");
   }
 
   updateActiveDescendant() {
@@ -342,4 +367,15 @@ export class Gallery extends EventTarget {
     }
     return found;
   }
+}
+
+// A waiting image's thumbnail may be a placeholder (not cacheable); a distinct URL makes the
+// tile fetch the real one once an image_updated event says the image is indexed.
+function thumbnailSrc(image) {
+  return image.status === "pending" ? `${image.thumbnail_url}?pending` : image.thumbnail_url;
+}
+
+// Why a file failed to index, as the daemon stored it (it says what to do, too).
+export function failureReason(image) {
+  return sentence(image.error, { capital: false }) || "the file could not be read as an image.";
 }

@@ -2,7 +2,7 @@
 // InvokeAI bridge section, rendered from whatever fields the daemon reports.
 
 import { api, ApiError } from "./api.js";
-import { $, h, toast } from "./dom.js";
+import { $, h, sentence, toast } from "./dom.js";
 
 const DEVICES = [
   ["auto", "Auto (CUDA, then MPS, then CPU)"],
@@ -101,7 +101,7 @@ export class SettingsDialog {
         const result = await api.saveSettings(body);
         messages.push(result && result.restart_needed ? "Saved. Restart photomapd for the new port to take effect." : "Settings saved.");
       } catch (error) {
-        messages.push(`Settings not saved: ${error.message}`);
+        messages.push(sentence(`Settings not saved: ${error.message}`));
       }
     }
     if (this.invokeLoaded) {
@@ -112,7 +112,7 @@ export class SettingsDialog {
         messages.push(`InvokeAI settings saved. ${describeInvokeStatus(saved.status)}`);
         this.loadInvokeai();
       } catch (error) {
-        messages.push(`InvokeAI settings not saved: ${error.message}`);
+        messages.push(sentence(`InvokeAI settings not saved: ${error.message}`));
       }
     }
     this.notice.textContent = messages.join(" ");
@@ -125,5 +125,5 @@ function describeInvokeStatus(status) {
   if (status.configured === false) return "Not configured: enter InvokeAI's URL.";
   const version = status.version ? ` (InvokeAI ${status.version})` : "";
   if (status.reachable) return `Connected${version}.`;
-  return `Not reachable${status.detail ? `: ${status.detail}` : ""}.`;
+  return sentence(`Not reachable${status.detail ? `: ${status.detail}` : ""}`);
 }

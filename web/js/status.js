@@ -1,7 +1,7 @@
 // Header status: connection dot (green/amber/red like InvokeAI), indexing progress with
 // count/rate/ETA, model state chip, and the banners for error and empty states.
 
-import { $, formatCount, formatDuration, h } from "./dom.js";
+import { $, formatCount, formatDuration, h, sentence } from "./dom.js";
 import { Connection } from "./events.js";
 
 const DOT_TEXT = {
@@ -63,7 +63,14 @@ export class StatusBar {
     this.renderBanner(
       "model",
       unavailable
-        ? h("div", { class: "banner banner--warn", role: "status" }, h("strong", {}, "Semantic search is unavailable: "), model.error || "the model could not be loaded.", " The gallery, favourites and prompt search keep working; images are embedded as soon as the model loads. Check the model name and checkpoint in Settings.")
+        ? h(
+            "div",
+            { class: "banner banner--warn", role: "status" },
+            h("strong", {}, "Semantic search is unavailable: "),
+            // The daemon's reason is a clause (it may or may not end in a full stop).
+            sentence(model.error, { capital: false }) || "the model could not be loaded.",
+            " The gallery, favourites and prompt search keep working; images are embedded as soon as the model loads. Check the model name and checkpoint in Settings.",
+          )
         : null,
     );
   }

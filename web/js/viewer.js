@@ -1,10 +1,11 @@
 // Large-image viewer over the current result set: prev/next (keys, swipe), zoom and pan,
 // slideshow (interval, shuffle, wrap), download, copy image, copy path, more like this.
 
-import { $, copyText, h, toast } from "./dom.js";
+import { $, copyText, h, sentence, toast } from "./dom.js";
 import { icon } from "./icons.js";
 
 const ZOOM_STEPS = [1, 1.5, 2, 3, 4, 6, 8];
+const UNREADABLE_HINT = "photomapd can't read this file as an image. D downloads it as it is; P copies its path.";
 
 export class Viewer extends EventTarget {
   constructor(root, { drawer }) {
@@ -63,7 +64,7 @@ export class Viewer extends EventTarget {
     this.image.addEventListener("load", () => this.root.classList.remove("viewer--loading"));
     this.image.addEventListener("error", () => {
       this.root.classList.remove("viewer--loading");
-      if (this.current) this.caption.textContent = `Cannot load ${this.current.image.path}: the file may have been moved or deleted.`;
+      if (this.current && this.image.getAttribute("src")) this.showProblem(unloadableProblem(this.current.image));
     });
   }
 
@@ -134,8 +135,16 @@ export class Viewer extends EventTarget {
     const entry = this.set.get(index);
     if (!entry) return;
     const image = entry.image;
+    const failed = image.status === "error";
     this.setZoom(1);
-    if (this.image.getAttribute("src") !== image.file_url) {
+    this.showProblem(failed ? unreadableProblem(image) : null);
+    for (const id of ["#viewer-copy", "#viewer-similar", "#viewer-zoom-in", "#viewer-zoom-out"]) {
+      $(id, this.root).disabled = failed; // nothing to copy, compare or zoom
+    }
+    if (failed) {
+      this.image.removeAttribute("src"); // a broken-image icon would only repeat the problem
+      this.root.classList.remove("viewer--loading");
+    } else if (this.image.getAttribute("src") !== image.file_url) {
       this.root.classList.add("viewer--loading");
       this.image.src = image.file_url;
     }
@@ -147,6 +156,21 @@ export class Viewer extends EventTarget {
     this.drawer.show(image);
     this.prefetch(index + 1);
     this.dispatchEvent(new CustomEvent("show", { detail: { index, image } }));
+  }
+
+  // Show the current entry again from scratch (its status changed): reload the file too.
+  reshow() {
+    if (!this.isOpen) return;
+    this.image.removeAttribute("src");
+    this.show(this.index);
+  }
+
+  // A panel over the stage in place of the image (null hides it).
+  showProblem(content) {
+    const panel = $("#viewer-problem", this.root);
+    this.root.classList.toggle("viewer--problem", Boolean(content));
+    panel.hidden = !content;
+    panel.replaceChildren(...(content || []));
   }
 
   refresh() {
@@ -165,7 +189,7 @@ export class Viewer extends EventTarget {
 
   prefetch(index) {
     const entry = this.set && this.set.get(index);
-    if (entry) new Image().src = entry.image.file_url;
+    if (entry && entry.image.status !== "error") new Image().src = entry.image.file_url;
   }
 
   step(delta) {
@@ -246,6 +270,7 @@ export class Viewer extends EventTarget {
   async copyImage() {
     const entry = this.current;
     if (!entry) return;
+    if (entry.image.status === "error") return toast(UNREADABLE_HINT, { kind: "error" });
     try {
       const blob = await pngBlob(entry.image.file_url);
       await navigator.clipboard.write([new ClipboardItem({ "image/png": blob })]);
@@ -264,6 +289,7 @@ export class Viewer extends EventTarget {
 
   moreLikeThis() {
     const entry = this.current;
+    if (entry && entry.image.status === "error") return toast(UNREADABLE_HINT, { kind: "error" });
     if (entry) this.dispatchEvent(new CustomEvent("similar", { detail: { image: entry.image } }));
   }
 
@@ -271,6 +297,37 @@ export class Viewer extends EventTarget {
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     else this.root.requestFullscreen().catch(() => toast("Fullscreen is not available here"));
   }
+}
+
+// What the viewer says for a file that failed to index: the daemon's reason, then what to do.
+function unreadableProblem(image) {
+  return [
+    h("h2", {}, h("span", { html: icon("imageOff", { size: 22 }) }), "Can't read this file"),
+    h("p", { class: "viewer-problem-reason" }, sentence(image.error) || "The file could not be read as an image."),
+    h(
+      "p",
+      { class: "viewer-problem-advice" },
+      "What to do: re-save or re-export the file (P copies its path, D downloads it as it is); photomapd reads it again as soon as it changes. If it does not belong in this album, delete it or add an exclude pattern in Albums.",
+    ),
+    h("p", {}, h("code", {}, image.path || "")),
+  ];
+}
+
+function unloadableProblem(image) {
+  if (image.status === "pending") {
+    return [
+      h("h2", {}, h("span", { html: icon("imageOff", { size: 22 }) }), "Not readable yet"),
+      h("p", { class: "viewer-problem-reason" }, "This image is still waiting to be indexed and its file did not load: it may still be being written."),
+      h("p", { class: "viewer-problem-advice" }, "It shows here by itself once photomapd has indexed it; if it stays like this, check the file."),
+      h("p", {}, h("code", {}, image.path || "")),
+    ];
+  }
+  return [
+    h("h2", {}, h("span", { html: icon("imageOff", { size: 22 }) }), "Can't show this image"),
+    h("p", { class: "viewer-problem-reason" }, "The file did not load: it may have been moved or deleted, or be on a drive that is not connected."),
+    h("p", { class: "viewer-problem-advice" }, "What to do: reconnect the drive or put the file back; a file that is gone for good leaves the gallery by itself."),
+    h("p", {}, h("code", {}, image.path || "")),
+  ];
 }
 
 function shuffled(count) {

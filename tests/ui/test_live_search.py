@@ -1,0 +1,116 @@
+"""Open searches learn about new images on the real daemon: a "N new images — refresh results"
+pill that re-runs the search with the URL unchanged, or, with the results at the top and the user
+idle, a re-run by itself. The plain gallery keeps sliding new images in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from photomapd.config import AlbumConfig, Config, ModelConfig
+from tests.ui.images import colours, write_png
+from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
+) -> Iterator[LiveDaemon]:
+    base = tmp_path_factory.mktemp("live-search")
+    folder = base / "images"
+    folder.mkdir()
+    for index, colour in enumerate(colours(4)):
+        write_png(folder / f"seed_{index}.png", colour)
+    config_path, checkpoint = tiny_clip
+    config = Config(
+        data_dir=base / "data",
+        host="127.0.0.1",
+        port=0,
+        model=ModelConfig(
+            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+        ),
+    )
+    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    entry = start_live(config)
+    try:
+        wait_indexed(entry[0], 4)
+        yield entry[0]
+    finally:
+        stop_live(entry)
+
+
+def search(page: Page, live: LiveDaemon, text: str) -> None:
+    page.goto(live.url + "/")
+    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
+    page.fill("#q", text)
+    page.press("#q", "Enter")
+    expect(page.locator("#result-title")).to_contain_text(f"“{text}”")
+    expect(page.locator("#tile-0")).to_have_attribute("aria-label", re.compile(r"score"))
+
+
+def result_names(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        ".tile[data-id]:not([data-id=''])",
+        "tiles => tiles.map(t => t.getAttribute('aria-label').split(',')[0])",
+    )
+
+
+def test_new_images_offer_a_refresh_that_keeps_the_search(daemon: LiveDaemon, page: Page) -> None:
+    # Never idle here: the pill must wait for the user.
+    page.add_init_script("window.__photomapdSearchIdleMs = 1e9")
+    search(page, daemon, "a green square")
+    url = page.url
+    searches: list[str] = []
+    page.on("request", lambda r: searches.append(r.url) if "/api/search?" in r.url else None)
+    write_png(daemon.folder / "new_one.png", (20, 240, 20))
+    write_png(daemon.folder / "new_two.png", (30, 230, 30))
+    pill = page.locator("#new-results")
+    expect(pill).to_have_text("2 new images — refresh results", timeout=10_000)
+    assert "new_one.png" not in result_names(page)  # the user's results stay as they were
+    assert searches == []
+    with page.expect_response(lambda r: "/api/search?" in r.url) as info:
+        pill.click()
+    assert info.value.status == 200
+    expect(pill).to_be_hidden()
+    expect(page.locator(".tile[aria-label^='new_one.png']")).to_be_visible()
+    expect(page.locator(".tile[aria-label^='new_two.png']")).to_be_visible()
+    assert page.url == url  # same search, same URL: back/forward and bookmarks unchanged
+    assert page.input_value("#q") == "a green square"
+    expect(page.locator("#result-title")).to_contain_text("6 results")
+
+
+def test_idle_results_at_the_top_rerun_by_themselves(daemon: LiveDaemon, page: Page) -> None:
+    page.add_init_script(
+        "window.__photomapdSearchIdleMs = 300; window.__photomapdSearchRerunMs = 2000"
+    )
+    search(page, daemon, "a blue square")
+    url = page.url
+    reruns: list[str] = []
+    page.on("request", lambda r: reruns.append(r.url) if "/api/search?" in r.url else None)
+    write_png(daemon.folder / "auto_one.png", (20, 20, 240))
+    expect(page.locator(".tile[aria-label^='auto_one.png']")).to_be_visible(timeout=10_000)
+    expect(page.locator("#new-results")).to_be_hidden()
+    assert page.url == url and len(reruns) == 1
+    # A burst of new images re-runs at most once every ~2 s, not once per image.
+    for index in range(3):
+        write_png(daemon.folder / f"burst_{index}.png", (40 + index, 40, 220))
+    for index in range(3):
+        expect(page.locator(f".tile[aria-label^='burst_{index}.png']")).to_be_visible(
+            timeout=10_000
+        )
+    assert 2 <= len(reruns) <= 3, reruns
+
+    # The plain gallery still slides new images in without re-fetching.
+    page.click("#clear-search")
+    expect(page.locator("#result-title")).to_contain_text("images")
+    write_png(daemon.folder / "gallery_live.png", (200, 200, 20))
+    expect(page.locator("#tile-0")).to_have_attribute(
+        "aria-label", re.compile(r"^gallery_live\.png"), timeout=5_000
+    )
+    expect(page.locator("#new-results")).to_be_hidden()
