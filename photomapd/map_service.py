@@ -123,7 +123,11 @@ class MapService:
             entry.stamps = {**stamps, **entry.stamps}
             stored = await self.map_store.load(album)
             needed = map_worker.vectors_needed(ids, stored)
-            vectors = await self._vectors_for(needed.tolist()) if len(needed) else None
+            vectors = None
+            if len(needed) == len(ids) and len(ids):  # every one: one streamed album read
+                vectors = await self._album_vectors(album)
+            elif len(needed):
+                vectors = await self._vectors_for(needed.tolist())
             entry.semantic = await self._run(
                 self._live,
                 map_worker.restore,

@@ -45,12 +45,20 @@ class AlbumMap:
 SMALL_ALBUM = 16  # below this a "fit" is a PCA projection (map_layout), done in-thread
 
 
+# Placing more images than this at start (indexed by `photomapd index` while the daemon was
+# down) reads every vector and places them exactly in memory: one usearch query each would
+# take ~1 ms x thousands on the live-map thread.
+BULK_PLACEMENT = 1000
+
+
 def vectors_needed(ids: np.ndarray, stored: StoredMap | None) -> np.ndarray:
-    """The ids whose vectors `restore` needs: those not on the saved map, except for a large
-    album without one (its points wait at the centre for the first fit, which loads them)."""
+    """The ids whose vectors `restore` needs: those not on the saved map (all of them when
+    that is more than BULK_PLACEMENT), except for a large album without one (its points wait
+    at the centre for the first fit, which loads them)."""
     if stored is None or len(stored.points) == 0:
         return ids if len(ids) < SMALL_ALBUM else ids[:0]
-    return ids[~np.isin(ids, stored.points.ids)]
+    new = ids[~np.isin(ids, stored.points.ids)]
+    return ids if len(new) > BULK_PLACEMENT else new
 
 
 def restore(
@@ -88,8 +96,17 @@ def _restore_layout(
         return semantic
     current = {int(i) for i in ids}
     keep = np.array([int(i) in current for i in stored.points.ids], dtype=bool)
+    kept_ids = stored.points.ids[keep]
+    # Given every image's vector (a bulk restore, see vectors_needed): place exactly in memory
+    # (one chunked matmul) instead of one index query per image; dropped right after.
+    row_of = {int(i): row for row, i in enumerate(new_ids.tolist())}
+    covered = new_vectors is not None and all(int(i) in row_of for i in kept_ids)
+    kept_vectors = new_vectors[[row_of[int(i)] for i in kept_ids]] if covered else None  # type: ignore[index]
+    if covered:
+        fresh = ~np.isin(new_ids, kept_ids)
+        new_ids, new_vectors = new_ids[fresh], new_vectors[fresh]  # type: ignore[index]
     layout = MapLayout(
-        stored.points.ids[keep], stored.points.xy[keep], None, stored.state.fitted_count, params
+        kept_ids, stored.points.xy[keep], kept_vectors, stored.state.fitted_count, params
     )
     semantic = SemanticMap(
         layout,

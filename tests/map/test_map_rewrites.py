@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photomapd.api.routes_map import MAP_SERVICE
 from photomapd.map_payload import decode_payload
 from tests.helpers import EventStream, png_bytes, wait_for
 from tests.map.test_map_api import COLOURS, _map
@@ -72,6 +73,10 @@ async def test_rewritten_file_is_placed_again_and_a_deleted_one_leaves_at_once(
     others = [i for i in id_of.values() if i != red]
     for image_id in others:
         assert np.allclose(_position(after, image_id), _position(before, image_id), atol=1e-4)
+
+    # The live map keeps positions only: placements above found their neighbours in usearch.
+    service = running.daemon.runner.app[MAP_SERVICE]
+    assert not service._albums["album0"].semantic.layout.has_vectors
 
     # A deleted file leaves the map at once, announced as removed.
     gone = id_of["img5.png"]

@@ -174,3 +174,23 @@ def test_a_map_waiting_at_the_centre_for_its_first_fit_says_fitting() -> None:
         np.arange(5), None, LayoutParams(), vectors=(np.arange(5), np.eye(5, 8))
     )
     assert json.loads(map_worker.encode(tiny, "a", "ready")[0])["status"] == "ready"
+
+
+def test_a_bulk_restore_places_exactly_from_every_vector(fitted: MapLayout) -> None:
+    saved = MapPoints.build(fitted.ids[:500], fitted.xy[:500], np.zeros(500))
+    stored = StoredMap(saved, [], MapState(version=1, fitted_count=500, strength=0.5, fitted_at=0))
+    ids = fitted.ids  # 1,500 indexed while the daemon was down: more than BULK_PLACEMENT
+    needed = map_worker.vectors_needed(ids, stored)
+    assert needed.tolist() == ids.tolist()  # every vector: placement in memory, not by queries
+
+    def no_queries(query, k, on):  # type: ignore[no-untyped-def]
+        raise AssertionError("a bulk restore must not query the index per image")
+
+    restored = map_worker.restore(
+        ids, stored, LayoutParams(), None, (needed, fitted.vectors), no_queries
+    )
+    assert not restored.layout.has_vectors and len(restored) == len(fitted)
+    assert restored.layout.position(7) == tuple(float(v) for v in fitted.xy[7])
+    known = MapLayout(fitted.ids[:500], fitted.xy[:500], fitted.vectors[:500], 500)
+    expected = known.place(fitted.vectors[1200:1201])[0]
+    assert np.allclose(restored.layout.position(1200), expected, atol=1e-6)
