@@ -62,6 +62,13 @@ def test_add_album_from_invokeai_boards(invokeai_daemon: LiveDaemon, page: Page)
     expect(form.locator("#board-album-source")).to_contain_text(
         str(live.daemon.config.invokeai_root)
     )
+    unnamed = form.evaluate(
+        """(form) => [...form.querySelectorAll('button, input, select, textarea')]
+            .filter((el) => !(el.getAttribute('aria-label') || (el.labels && el.labels.length)
+                || el.textContent.trim() || el.title))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
     # The name follows the boards until the user types one.
     form.get_by_label("Landscapes").check()
     expect(form.get_by_label("Name")).to_have_value("Landscapes")
