@@ -81,13 +81,14 @@ async def get_boards(request: web.Request) -> web.Response:
 
 async def get_local_boards(request: web.Request) -> web.Response:
     """Boards from InvokeAI's own database (for board albums; Uncategorized, board id "none",
-    is not listed), with the folder their files come from. Needs an InvokeAI root; the error
-    codes are those of creating a board album."""
+    is not listed), archived ones too (flagged: InvokeAI hides them, a board album may still
+    want them), with the folder their files come from. Needs an InvokeAI root; the error codes
+    are those of creating a board album."""
     local = request.app[keys.ALBUMS].local_index()
     if local is None:
         raise BadRequest("invokeai_root_not_set", NO_INVOKEAI_ROOT)
     try:
-        boards = await asyncio.to_thread(local.database.boards)
+        boards = await asyncio.to_thread(local.database.boards, include_archived=True)
     except LocalDatabaseError as error:
         raise BadRequest("invokeai_database", error.message) from error
     return web.json_response(

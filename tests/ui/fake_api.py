@@ -419,8 +419,15 @@ class Routes:
         action = request.match_info["action"]
         self.d.invokeai_actions.append((int(request.match_info["id"]), action, body))
         message = f"{body.get('mode', action)} sent to InvokeAI"
+        # Remix reports like a real partial recall: parts the UI joins into one message.
+        remix = body.get("mode") == "remix"
         return web.json_response(
-            {"action": action, "message": message, "warnings": [], "unresolved_models": []}
+            {
+                "action": action,
+                "message": message,
+                "warnings": ["the reference image was uploaded first"] if remix else [],
+                "unresolved_models": ["Juggernaut XL v9"] if remix else [],
+            }
         )
 
     async def fs_list(self, request: web.Request) -> web.Response:

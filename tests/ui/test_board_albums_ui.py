@@ -55,13 +55,21 @@ def test_add_album_from_invokeai_boards(invokeai_daemon: LiveDaemon, page: Page)
     dialog.get_by_role("button", name="Add album from InvokeAI boards").click()
     form = page.locator("#board-album-form")
     options = form.locator(".board-option")
-    # Uncategorized first, then InvokeAI's boards; archived ones are not offered.
-    expect(options).to_have_count(2)
+    # Uncategorized first, then InvokeAI's boards, archived ones last and marked.
+    expect(options).to_have_count(3)
     expect(options.nth(0)).to_contain_text("Uncategorized")
     expect(options.nth(1)).to_have_text(re.compile(r"Landscapes\s*2 images"))
+    expect(options.nth(2)).to_have_text(re.compile(r"Old\s*0 images\s*archived"))
     expect(form.locator("#board-album-source")).to_contain_text(
         str(live.daemon.config.invokeai_root)
     )
+    unnamed = form.evaluate(
+        """(form) => [...form.querySelectorAll('button, input, select, textarea')]
+            .filter((el) => !(el.getAttribute('aria-label') || (el.labels && el.labels.length)
+                || el.textContent.trim() || el.title))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
     # The name follows the boards until the user types one.
     form.get_by_label("Landscapes").check()
     expect(form.get_by_label("Name")).to_have_value("Landscapes")

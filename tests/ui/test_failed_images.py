@@ -103,6 +103,19 @@ def test_failed_image_shows_a_placeholder_and_the_reason(daemon: LiveDaemon, pag
     expect(page.locator("#viewer-copy")).to_be_enabled()
 
 
+def test_failed_files_list_opens_the_file_in_the_viewer(daemon: LiveDaemon, page: Page) -> None:
+    open_gallery(page, daemon)
+    page.keyboard.press("a")
+    page.locator("#albums-dialog button", has_text="Failed files").click()
+    failure = page.locator(".failure-list li", has_text="truncated.png")
+    expect(failure.locator(".error-text")).to_contain_text("Truncated or corrupt image data")
+    failure.get_by_role("button", name="Show truncated.png in the viewer").click()
+    expect(page.locator("#albums-dialog")).to_be_hidden()
+    expect(page.locator("#viewer-problem h2")).to_have_text("Can't read this file")
+    expect(page.locator("#viewer-caption")).to_have_text("truncated.png")
+    expect(page).to_have_url(re.compile(r"image=\d+"))
+
+
 def test_thumbnail_endpoint_answers_placeholders(daemon: LiveDaemon, page: Page) -> None:
     failed = daemon.run(
         daemon.daemon.store.fetch_one("SELECT id FROM images WHERE status = 'error'")

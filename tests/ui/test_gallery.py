@@ -112,7 +112,11 @@ def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDa
     expect(raw).to_contain_text("noise")
     # InvokeAI actions post to the bridge.
     drawer.locator("button[data-action='remix']").click()
-    expect(page.locator(".toast", has_text="remix sent to InvokeAI")).to_be_visible()
+    # Its report's parts join as sentences, each ending with one full stop.
+    expect(page.locator(".toast", has_text="remix sent to InvokeAI")).to_have_text(
+        "Remix sent to InvokeAI. The reference image was uploaded first. "
+        "InvokeAI does not have: Juggernaut XL v9."
+    )
     assert daemon.invokeai_actions == [(24, "recall", {"mode": "remix"})]
     expect(drawer.locator("button[data-action]")).to_have_count(7)
     # "i" hides and shows the drawer.

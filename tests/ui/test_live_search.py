@@ -84,6 +84,16 @@ def test_new_images_offer_a_refresh_that_keeps_the_search(daemon: LiveDaemon, pa
     assert page.input_value("#q") == "a green square"
     expect(page.locator("#result-title")).to_contain_text("6 results")
 
+    # A filter-only search (no model involved) learns about new images the same way.
+    page.goto(daemon.url + "/?since=2000-01-01")
+    expect(page.locator("#result-title")).to_contain_text("since: 2000-01-01 · 6 results")
+    url = page.url
+    write_png(daemon.folder / "new_three.png", (40, 220, 40))
+    expect(pill).to_have_text("1 new image — refresh results", timeout=10_000)
+    pill.click()
+    expect(page.locator("#result-title")).to_contain_text("since: 2000-01-01 · 7 results")
+    assert page.url == url
+
 
 def test_idle_results_at_the_top_rerun_by_themselves(daemon: LiveDaemon, page: Page) -> None:
     page.add_init_script(

@@ -76,7 +76,9 @@ def test_real_daemon_reason_reads_as_sentences(
         data_dir=tmp_path / "data",
         host="127.0.0.1",
         port=0,
-        model=ModelConfig(name=str(config_path), pretrained=str(missing), device="cpu"),
+        model=ModelConfig(
+            name=str(config_path), pretrained=str(missing), device="cpu", worker_process=False
+        ),
     )
     config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
     entry = start_live(config)

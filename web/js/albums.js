@@ -118,7 +118,23 @@ export class AlbumsDialog extends EventTarget {
     this.failures.replaceChildren(h("h3", {}, `Failed files in ${album.name || album.key}`), h("p", { class: "muted" }, "Loading…"));
     try {
       const { items } = await api.failures(album.key);
-      const list = h("ul", { class: "failure-list" }, items.map((item) => h("li", {}, h("code", {}, item.path), h("span", { class: "error-text" }, sentence(item.error) || "Unknown error."))));
+      const show = (item) => {
+        this.dialog.close();
+        this.dispatchEvent(new CustomEvent("show-image", { detail: { id: item.id } }));
+      };
+      const list = h(
+        "ul",
+        { class: "failure-list" },
+        items.map((item) =>
+          h(
+            "li",
+            {},
+            h("code", {}, item.path),
+            h("span", { class: "error-text" }, sentence(item.error) || "Unknown error."),
+            h("button", { type: "button", class: "btn btn-ghost", "aria-label": `Show ${item.path.split(/[\\/]/).pop()} in the viewer`, onclick: () => show(item) }, "Show"),
+          ),
+        ),
+      );
       this.failures.replaceChildren(
         h("h3", {}, `Failed files in ${album.name || album.key} (${items.length})`),
         h("p", { class: "muted" }, "Each file is retried when it changes. Fix or replace the file, or remove it from the folder."),

@@ -117,6 +117,7 @@ class App {
       if (event.detail.key && !this.set?.total) this.update({ album: event.detail.key });
       if (event.detail.removed === this.state.album) this.update({ album: this.defaultAlbum() });
     });
+    this.albumsDialog.addEventListener("show-image", (event) => this.openImageById(event.detail.id));
     $("#btn-albums").addEventListener("click", () => this.albumsDialog.open());
     $("#btn-settings").addEventListener("click", () => this.settings.open());
     $("#btn-help").addEventListener("click", () => this.hotkeys.showHelp());

@@ -49,7 +49,9 @@ export class BoardAlbumForm extends EventTarget {
     const chosen = new Set((album?.boards || []).map((board) => board.id));
     try {
       const listing = await api.localBoards();
-      this.renderBoards([UNCATEGORIZED, ...listing.boards], chosen);
+      // Archived boards last, as InvokeAI lists them apart.
+      const boards = [...listing.boards].sort((a, b) => Number(a.archived) - Number(b.archived));
+      this.renderBoards([UNCATEGORIZED, ...boards], chosen);
       $("#board-album-source", this.form).textContent = `From InvokeAI's database in ${listing.root}; the files are read from ${listing.images_dir}.`;
       this.list.querySelector("input")?.focus();
     } catch (error) {

@@ -209,7 +209,8 @@ export class Drawer {
       if (result.unresolved_models && result.unresolved_models.length) {
         notes.push(`InvokeAI does not have: ${result.unresolved_models.join(", ")}`);
       }
-      toast([result.message || `${label}: sent to InvokeAI`, ...notes].join(" "), { timeout: notes.length ? 8000 : 4000 });
+      const parts = [result.message || `${label}: sent to InvokeAI`, ...notes];
+      toast(parts.map((part) => sentence(part)).join(" "), { timeout: notes.length ? 8000 : 4000 });
     } catch (error) {
       toast(`${label} failed: ${error.message}`, { kind: "error", timeout: 8000 });
     } finally {
