@@ -21,7 +21,7 @@ from photomapd.events import EventBus
 from photomapd.pipeline import Pipeline
 from photomapd.preparation import MetadataReader, default_metadata_reader
 from photomapd.search import Searcher
-from photomapd.store import Store
+from photomapd.store import SQLiteTooOld, Store
 from photomapd.vector_space import VectorSpace
 from photomapd.watcher import FolderWatcher
 
@@ -89,7 +89,10 @@ class Daemon:
         from photomapd.api.app import create_app
 
         self.config.ensure_dirs()
-        await self.store.open()
+        try:
+            await self.store.open()
+        except SQLiteTooOld as error:
+            raise StartupError(str(error)) from error
         await self.vectors.sync(self.store)
         model_history.remember(
             self.config.data_dir,

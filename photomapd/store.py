@@ -105,6 +105,26 @@ class IndexedImage:
     vector: np.ndarray | None = None
 
 
+# FTS5's trigram tokenizer (migration 5) needs SQLite 3.34. Some Linux Pythons use the system's
+# library; an older one would stop the migration with a bare "no such tokenizer: trigram".
+MINIMUM_SQLITE = (3, 34, 0)
+
+
+class SQLiteTooOld(RuntimeError):
+    """This Python's SQLite cannot hold photomapd's database."""
+
+
+def check_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    if tuple(version) < MINIMUM_SQLITE:
+        have = ".".join(map(str, version))
+        raise SQLiteTooOld(
+            f"this Python uses SQLite {have}, but photomapd needs SQLite 3.34 or newer (for "
+            "substring search in Chinese, Japanese and Thai prompts). Install photomapd with a "
+            "newer Python: installer/install.sh uses uv's Python builds when uv is present, or "
+            "use python.org's installer"
+        )
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -113,6 +133,7 @@ class Store:
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
+        check_sqlite_version()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
         await self._migrate(self._writer)

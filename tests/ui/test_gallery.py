@@ -313,3 +313,35 @@ def test_closing_a_bookmarked_viewer_shows_that_image_in_the_grid(
     tile = page.locator(".tile[data-id='1']")
     expect(tile).to_be_in_viewport()
     expect(tile).to_have_class(re.compile(r"\btile--cursor\b"))
+
+
+def test_drawer_shows_the_files_own_scheduler_words_beside_invokeais_name(
+    page: Page, fake: tuple[FakeDaemon, str]
+) -> None:
+    daemon, base = fake
+    summary = daemon.images[24].metadata
+    summary.update(
+        generator="a1111",
+        generator_version=None,
+        sampler="DPM++ 2M SDE",
+        scheduler="dpmpp_sde_k",
+        stored_scheduler="Karras",
+        extra={"scheduler_note": "InvokeAI has no DPM++ 2M SDE; its DPM++ SDE Karras is nearest"},
+    )
+    open_page(page, base)
+    page.locator("#tile-0").click()
+    drawer = page.locator("#drawer")
+
+    def value(label):
+        row = drawer.locator(".meta-row", has=page.locator("dt", has_text=re.compile(f"^{label}$")))
+        return row.locator(".meta-value")
+
+    expect(value("Scheduler")).to_have_text("dpmpp_sde_k")
+    expect(value("Scheduler in file")).to_have_text("Karras")
+    expect(value("Sampler")).to_have_text("DPM++ 2M SDE")
+    expect(value("Scheduler note")).to_contain_text("nearest")
+    # An InvokeAI image's scheduler is already InvokeAI's name: no second row.
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#viewer-position")).to_have_text("2 / 24")
+    expect(value("Scheduler")).to_have_text("dpmpp_2m_k")
+    expect(drawer.locator("dt", has_text=re.compile("^Scheduler in file$"))).to_have_count(0)

@@ -14,6 +14,8 @@ const FIELDS = [
   ["cfg_scale", "CFG scale"],
   ["guidance", "Guidance"],
   ["scheduler", "Scheduler"],
+  ["scheduler_in_file", "Scheduler in file"],
+  ["scheduler_note", "Scheduler note"],
   ["sampler", "Sampler"],
   ["size", "Size"],
   ["strength", "Strength"],
@@ -107,6 +109,10 @@ export class Drawer {
         .join(" ");
     }
     if (summary.generator_version) values.generator = `${summary.generator} ${summary.generator_version}`;
+    // `scheduler` is InvokeAI's name (what Recall sends); show the file's own words when they differ.
+    const stored = summary.stored_scheduler;
+    if (stored && stored !== summary.scheduler && stored !== summary.sampler) values.scheduler_in_file = stored;
+    if (summary.extra && typeof summary.extra.scheduler_note === "string") values.scheduler_note = summary.extra.scheduler_note;
     const list = h("dl", { class: "meta-list meta-list--gen" });
     for (const [key, label] of FIELDS) {
       const item = row(label, values[key], { prose: key.endsWith("prompt") });
