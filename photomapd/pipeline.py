@@ -26,10 +26,11 @@ from photomapd import imaging
 from photomapd.changes import Change, ChangeKind
 from photomapd.events import EventBus, EventKind
 from photomapd.image_json import image_json
+from photomapd.indexed_rows import IndexedImage
 from photomapd.model_types import ModelState, ModelUnavailable
 from photomapd.preparation import MetadataReader, PreparedImage, prepare_file
 from photomapd.sentences import clause
-from photomapd.store import IndexedImage, Store
+from photomapd.store import Store
 from photomapd.vector_space import VectorSpace
 
 log = logging.getLogger(__name__)
