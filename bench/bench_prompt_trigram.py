@@ -22,7 +22,8 @@ from pathlib import Path
 
 from bench.bench_metadata_index import WORDS
 from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.store import MIGRATIONS, Store
+from photomapd.schema import MIGRATIONS
+from photomapd.store import Store
 
 # Japanese and Chinese prompt fragments, written as such prompts are: no spaces inside a run.
 CJK_WORDS = [

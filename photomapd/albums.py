@@ -21,11 +21,12 @@ from photomapd.config import (
     validate_album_key,
 )
 from photomapd.events import EventBus, EventKind
+from photomapd.image_rows import KnownFile
 from photomapd.invokeai.local_db import LocalDatabaseError
 from photomapd.invokeai.local_index import LocalIndex
 from photomapd.metadata_index import MetadataIndex
 from photomapd.pipeline import Pipeline
-from photomapd.store import KnownFile, Store
+from photomapd.store import Store
 from photomapd.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)

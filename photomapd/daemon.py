@@ -20,8 +20,9 @@ from photomapd.config import Config
 from photomapd.events import EventBus
 from photomapd.pipeline import Pipeline
 from photomapd.preparation import MetadataReader, default_metadata_reader
+from photomapd.schema import SQLiteTooOld
 from photomapd.search import Searcher
-from photomapd.store import SQLiteTooOld, Store
+from photomapd.store import Store
 from photomapd.vector_space import VectorSpace
 from photomapd.watcher import FolderWatcher
 

@@ -30,7 +30,7 @@ from photomapd.model_files import (
     resolve_config,
     resolve_weights,
 )
-from photomapd.model_types import ModelState, weights_identity
+from photomapd.model_types import ModelLifecycle, ModelState, weights_identity
 from photomapd.sentences import clause
 
 __all__ = ["Embedder", "ModelState", "ModelUnavailable", "hub_offline", "resolve_device"]
@@ -57,7 +57,7 @@ def resolve_device(requested: str) -> str:
     return "cpu"
 
 
-class Embedder:
+class Embedder(ModelLifecycle):
     """One open_clip model. `name`: model name or path to a model-config JSON; `pretrained`:
     a pretrained tag or a checkpoint file."""
 
@@ -70,43 +70,19 @@ class Embedder:
         cache_dir: Path | None = None,
         torch_threads: int | None = None,
     ) -> None:
-        self.name = name
-        self.pretrained = pretrained
-        self.idle_unload_seconds = idle_unload_seconds
+        super().__init__(name, pretrained, device, idle_unload_seconds)
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.torch_threads = torch_threads
-        self._requested_device = device
         self._device = resolve_device(device)
-        self._lock = threading.RLock()
         self._transform_lock = threading.Lock()
-        self._state = ModelState.UNLOADED
-        self._error: str | None = None
         self._model: Any = None
         self._tokenizer: Any = None
         self._transform: Any = None
         self._dtype = torch.float32
         self._config: ModelConfig | None = None
         self._weights_id: tuple[tuple[int, float] | None, str] | None = None
-        self.last_used = time.monotonic()
 
-    # ----- read-only views --------------------------------------------------------------------
-    @property
-    def state(self) -> ModelState:
-        return self._state
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    @property
-    def requested_device(self) -> str:
-        """As configured ("auto", "cpu", "cuda:1", ...); `device` is what it resolved to."""
-        return self._requested_device
-
-    @property
-    def device(self) -> str:
-        return self._device
-
+    # ----- read-only views (state, error, device: ModelLifecycle) -----------------------------
     @property
     def precision(self) -> str:
         return "fp16" if self._device.startswith("cuda") else "fp32"
@@ -188,22 +164,6 @@ class Embedder:
             elif self._device == "mps":
                 torch.mps.empty_cache()
             logger.info("model %s unloaded", self.model_id)
-
-    def unload_if_idle(self, now: float | None = None) -> bool:
-        """Unload when unused for idle_unload_seconds (monotonic clock). Never waits: a model
-        busy in another thread is not idle."""
-        if not self._lock.acquire(blocking=False):
-            return False
-        try:
-            if self._state is not ModelState.READY:
-                return False
-            current = time.monotonic() if now is None else now
-            if current - self.last_used < self.idle_unload_seconds:
-                return False
-            self.unload()
-            return True
-        finally:
-            self._lock.release()
 
     # ----- embedding --------------------------------------------------------------------------
     def preprocess(self, image: Image.Image) -> torch.Tensor:

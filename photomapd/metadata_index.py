@@ -19,7 +19,8 @@ from typing import Any
 from photomapd.metadata import GENERATOR_NAMES, PARSER_VERSION
 from photomapd.metadata_prompt import prompt_condition
 from photomapd.preparation import MetadataReader, default_metadata_reader
-from photomapd.store import VISIBLE, Store
+from photomapd.schema import VISIBLE
+from photomapd.store import Store
 
 log = logging.getLogger(__name__)
 

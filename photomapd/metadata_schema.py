@@ -1,6 +1,6 @@
 """Schema migrations for generation metadata: filter columns, LoRA table, prompt FTS5 index.
 
-Kept apart from metadata_index.py so store.py can list them without an import cycle. All of it
+Kept apart from metadata_index.py so schema.py can list them without an import cycle. All of it
 derives from `images.metadata_json` inside SQLite (triggers), so the index follows every
 write, rename and delete with no extra calls from the indexing code.
 

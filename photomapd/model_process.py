@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from photomapd.model_types import ModelState, ModelUnavailable, model_identity
+from photomapd.model_types import ModelLifecycle, ModelState, ModelUnavailable, model_identity
 from photomapd.sentences import clause
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def _serve(embedder: Any, command: str, arguments: Any) -> Any:
     raise ValueError(f"unknown command {command!r}")
 
 
-class ModelClient:
+class ModelClient(ModelLifecycle):
     """Embedder's interface, served by a worker process started on first use."""
 
     supports_preprocess = False
@@ -80,35 +79,11 @@ class ModelClient:
         idle_unload_seconds: float = 120,
         cache_dir: Path | None = None,
     ) -> None:
-        self.name = name
-        self.pretrained = pretrained
-        self.idle_unload_seconds = idle_unload_seconds
+        super().__init__(name, pretrained, device, idle_unload_seconds)
         self.cache_dir = cache_dir
-        self._requested_device = device
-        self._device = device
-        self._state = ModelState.UNLOADED
-        self._error: str | None = None
         self._dim: int | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
-        self._lock = threading.RLock()
-        self.last_used = time.monotonic()
-
-    @property
-    def state(self) -> ModelState:
-        return self._state
-
-    @property
-    def error(self) -> str | None:
-        return self._error
-
-    @property
-    def device(self) -> str:
-        return self._device
-
-    @property
-    def requested_device(self) -> str:
-        return self._requested_device
 
     @property
     def dim(self) -> int | None:
@@ -157,21 +132,6 @@ class ModelClient:
             self._stop_worker()
             if self._state is ModelState.READY:
                 self._state = ModelState.UNLOADED
-
-    def unload_if_idle(self, now: float | None = None) -> bool:
-        if not self._lock.acquire(blocking=False):
-            return False  # busy embedding: not idle
-        try:
-            current = time.monotonic() if now is None else now
-            if (
-                self._state is not ModelState.READY
-                or current - self.last_used < self.idle_unload_seconds
-            ):
-                return False
-            self.unload()
-            return True
-        finally:
-            self._lock.release()
 
     # --- plumbing --------------------------------------------------------------------------
 

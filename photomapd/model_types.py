@@ -1,9 +1,12 @@
-"""Model state, the unavailable error and the model's identity: light enough to import in the
-daemon process, which never imports torch (the model runs in a worker process)."""
+"""Model state, the unavailable error, the lifecycle both model classes share and the model's
+identity: light enough to import in the daemon process, which never imports torch (the model
+runs in a worker process)."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from enum import StrEnum
 from pathlib import Path
 
@@ -19,6 +22,59 @@ class ModelState(StrEnum):
 
 class ModelUnavailable(Exception):
     """The model cannot be loaded; the message says what happened and what to do."""
+
+
+class ModelLifecycle:
+    """State, error, device and idle unload, shared by Embedder (the model in this process) and
+    ModelClient (the model in a worker process). Subclasses load and unload the model; one
+    lock guards it, so load, embed and unload never overlap."""
+
+    def __init__(self, name: str, pretrained: str, device: str, idle_unload_seconds: float) -> None:
+        self.name = name
+        self.pretrained = pretrained
+        self.idle_unload_seconds = idle_unload_seconds
+        self._requested_device = device
+        self._device = device
+        self._state = ModelState.UNLOADED
+        self._error: str | None = None
+        self._lock = threading.RLock()
+        self.last_used = time.monotonic()
+
+    @property
+    def state(self) -> ModelState:
+        return self._state
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @property
+    def requested_device(self) -> str:
+        """As configured ("auto", "cpu", "cuda:1", ...); `device` is what it resolved to."""
+        return self._requested_device
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def unload(self) -> None:
+        raise NotImplementedError
+
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        """Unload when unused for idle_unload_seconds (monotonic clock). Never waits: a model
+        busy in another thread is not idle."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._state is not ModelState.READY:
+                return False
+            current = time.monotonic() if now is None else now
+            if current - self.last_used < self.idle_unload_seconds:
+                return False
+            self.unload()
+            return True
+        finally:
+            self._lock.release()
 
 
 def architecture_identity(name: str) -> str:

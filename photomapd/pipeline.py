@@ -2,16 +2,16 @@
 batches on the model thread, write rows + vectors in one transaction, publish events.
 
 Stages are connected by queues so decoding the next images overlaps embedding the current batch.
+Parts with a job of their own live beside it: file_stability.py (when a file is complete),
+model_runner.py (the model thread), index_writer.py (rows, then vectors, then events),
+embedding_catch_up.py (vectors still owed) and index_failures.py (what a failed row says).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
 import logging
 import os
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,41 +24,24 @@ import numpy as np
 
 from photomapd import imaging
 from photomapd.changes import Change, ChangeKind
+from photomapd.embedding_catch_up import EmbeddingCatchUp
 from photomapd.events import EventBus, EventKind
+from photomapd.file_stability import STABLE_CHECK_INTERVAL, PendingFile, take_complete_files
 from photomapd.image_json import image_json
-from photomapd.model_types import ModelState, ModelUnavailable
+from photomapd.index_failures import disk_full_message, failure_reason, is_disk_full
+from photomapd.index_writer import IndexWriter
+from photomapd.model_runner import ModelRunner
+from photomapd.model_types import ModelState
 from photomapd.preparation import MetadataReader, PreparedImage, prepare_file
-from photomapd.sentences import clause
-from photomapd.store import IndexedImage, Store
+from photomapd.store import Store
 from photomapd.vector_space import VectorSpace
 
 log = logging.getLogger(__name__)
 
-STABLE_CHECK_INTERVAL = 0.1
-# A file whose last write is older than this is taken as complete without waiting.
-SETTLED_AGE_SECONDS = 2.0
 # A live file that fails to decode is retried for this long: writers flush in pieces.
 INCOMPLETE_GRACE_SECONDS = 10.0
 BATCH_WINDOW_SECONDS = 0.05
 DISK_FULL_RETRY_SECONDS = 30.0
-
-
-def failure_reason(error: Exception) -> tuple[str, str]:
-    """(reason, stored message) for a file that could not be decoded: the message says what to
-    do once (ImageError reasons already end with the retry hint), without the path the row has."""
-    reason = str(error.reason) if isinstance(error, imaging.ImageError) else str(error)
-    if "retried" in reason:
-        return reason, reason
-    return reason, f"{clause(reason)}. Fix or re-export the file; it is retried when it changes"
-
-
-@dataclass
-class PendingFile:
-    album: str
-    path: Path
-    from_scan: bool
-    first_seen: float = field(default_factory=time.monotonic)
-    last_signature: tuple[int, float] | None = None
 
 
 @dataclass
@@ -94,15 +77,13 @@ class Pipeline:
         self.events = events
         self.thumbnails_dir = thumbnails_dir
         self.read_metadata = read_metadata
-        self.auto_batch = batch_size <= 0
-        self.batch_size = batch_size if batch_size > 0 else 16
+        self.model_runner = ModelRunner(embedder, events, batch_size, model_retry_seconds)
+        self.index_writer = IndexWriter(store, vectors, events)
         # Decoding is the bottleneck once a GPU embeds (~22 PNGs/s per thread vs thousands of
         # images/s on an H100, bench/RESULTS.md): one decode thread per core, up to 8. On a
         # 2-core CPU machine that is 2, sharing the cores with torch.
         self.io_workers = io_workers or max(2, min(8, os.cpu_count() or 2))
-        self.model_retry_seconds = model_retry_seconds
         self.io_pool = ThreadPoolExecutor(self.io_workers, thread_name_prefix="photomapd-io")
-        self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="photomapd-model")
         self.pending: dict[tuple[str, Path], PendingFile] = {}
         self.ready: asyncio.Queue[PendingFile] = asyncio.Queue()
         self.prepared: asyncio.Queue[PreparedImage] = asyncio.Queue(maxsize=256)
@@ -112,11 +93,23 @@ class Pipeline:
         self.unpaused = asyncio.Event()
         self.unpaused.set()
         self.catch_up_wanted = asyncio.Event()
-        self.last_model_failure = 0.0
+        self.catch_up = EmbeddingCatchUp(
+            store,
+            self.index_writer,
+            self.model_runner,
+            self.io_pool,
+            self.unpaused,
+            self.catch_up_wanted,
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._last_progress = 0.0
         self.on_album_folder_deleted: Callable[[str, Path], None] | None = None
+
+    @property
+    def model_pool(self) -> ThreadPoolExecutor:
+        """The model's one thread: searches embed their query there too."""
+        return self.model_runner.pool
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -127,7 +120,7 @@ class Pipeline:
             for n in range(self.io_workers)
         ]
         self._tasks.append(asyncio.create_task(self._embed_loop(), name="embed"))
-        self._tasks.append(asyncio.create_task(self._catch_up_loop(), name="catch-up"))
+        self._tasks.append(asyncio.create_task(self.catch_up.run(), name="catch-up"))
         self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="housekeeping"))
 
     async def stop(self) -> None:
@@ -149,7 +142,7 @@ class Pipeline:
 
     def retry_model_now(self) -> None:
         """Update Index and similar user actions: try the model again without waiting."""
-        self.last_model_failure = 0.0
+        self.model_runner.last_failure = 0.0
         self.catch_up_wanted.set()
 
     def resume(self) -> None:
@@ -187,6 +180,13 @@ class Pipeline:
         task.add_done_callback(self._background.discard)
         return task
 
+    async def ensure_model(self, on_demand: bool = False) -> bool:
+        """Load the model if it is not loaded; False when it can't be (see ModelRunner)."""
+        return await self.model_runner.ensure_loaded(on_demand)
+
+    def model_status(self) -> dict[str, Any]:
+        return self.model_runner.status()
+
     # --- intake --------------------------------------------------------------------------
 
     def submit(self, change: Change) -> None:
@@ -202,58 +202,22 @@ class Pipeline:
             self.spawn(self.handle_moved(change.album, change.path, change.dest))
 
     async def handle_deleted(self, album: str, path: Path) -> None:
-        known = await self.store.known_files(album)
-        prefix = str(path) + os.sep
-        paths = [p for p in known if p == str(path) or p.startswith(prefix)]
-        ids = await self.store.mark_missing(album, paths)
-        if ids:
-            await asyncio.to_thread(self.vectors.remove, ids)
-            for image_id in ids:
-                self.events.publish(EventKind.IMAGE_REMOVED, {"id": image_id, "album": album})
+        await self.index_writer.forget(album, path)
 
     async def handle_moved(self, album: str, source: Path, dest: Path) -> None:
-        known = await self.store.known_files(album)
-        prefix = str(source) + os.sep
-        moved = [
-            (p, str(dest) + p[len(str(source)) :])
-            for p in known
-            if p == str(source) or p.startswith(prefix)
-        ]
-        if not moved and dest.is_file():
+        # Nothing indexed at the source (moved in from elsewhere, or not indexed yet): a new file.
+        if not await self.index_writer.move(album, source, dest) and dest.is_file():
             self.submit(Change(ChangeKind.CREATED, album, dest))
-        for old_path, new_path in moved:
-            image_id = await self.store.rename(album, old_path, new_path)
-            if image_id is not None:
-                image = await self.store.get_image(image_id)
-                if image:
-                    self.events.publish(EventKind.IMAGE_UPDATED, {"image": image_json(image)})
 
-    # --- stage 1: wait until files are complete ------------------------------------------
+    # --- stage 1: wait until files are complete (file_stability.py) ----------------------
 
     async def _stability_loop(self) -> None:
         while True:
             await asyncio.sleep(STABLE_CHECK_INTERVAL)
             if self.pending:
-                await self._promote_stable_files()
+                for complete in take_complete_files(self.pending):
+                    self.ready.put_nowait(complete)
             self.publish_progress()
-
-    async def _promote_stable_files(self) -> None:
-        now = time.time()
-        for key, pending in list(self.pending.items()):
-            try:
-                stat = pending.path.stat()
-            except OSError:
-                self.pending.pop(key, None)  # gone before it settled; a delete event follows
-                continue
-            signature = (stat.st_size, stat.st_mtime)
-            settled = pending.from_scan or now - stat.st_mtime >= SETTLED_AGE_SECONDS
-            unchanged = signature == pending.last_signature
-            pending.last_signature = signature
-            # An empty file may still be filled in; once it has sat empty a while it is taken
-            # as it is, so it gets an error row instead of waiting in the queue forever.
-            if (stat.st_size > 0 and (settled or unchanged)) or (stat.st_size == 0 and settled):
-                self.pending.pop(key, None)
-                self.ready.put_nowait(pending)
 
     # --- stage 2: decode on the I/O pool -------------------------------------------------
 
@@ -284,15 +248,9 @@ class Pipeline:
 
     def _disk_full(self, error: BaseException) -> bool:
         """A full disk is not the file's fault: hold the work, say so, retry later."""
-        full = (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
-            isinstance(error, sqlite3.OperationalError) and "full" in str(error)
-        )
+        full = is_disk_full(error)
         if full:
-            where = getattr(error, "filename", None) or "the data folder"
-            message = (
-                f"disk full while writing {where} ({error}); free some space — waiting images "
-                f"are retried every {DISK_FULL_RETRY_SECONDS:g} s and nothing is lost"
-            )
+            message = disk_full_message(error, DISK_FULL_RETRY_SECONDS)
             if self.problem != message:
                 log.error("%s", message)
             self.problem = message
@@ -332,7 +290,7 @@ class Pipeline:
             kind = EventKind.IMAGE_ADDED if is_new else EventKind.IMAGE_UPDATED
             self.events.publish(kind, {"image": image_json(image)})
 
-    # --- stage 3: embed in batches on the model thread -----------------------------------
+    # --- stage 3: embed in batches on the model thread (model_runner.py) -----------------
 
     async def _embed_loop(self) -> None:
         # The write of one batch overlaps the embedding of the next (at most one write in
@@ -342,7 +300,7 @@ class Pipeline:
             batch = [await self.prepared.get()]
             self.in_flight += 1  # counted at once, so "queued" never dips to 0 mid-flight
             deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-            while len(batch) < self.batch_size:
+            while len(batch) < self.model_runner.batch_size:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0 and self.prepared.empty():
                     break
@@ -372,45 +330,8 @@ class Pipeline:
         finally:
             self.in_flight -= len(batch)
 
-    async def ensure_model(self, on_demand: bool = False) -> bool:
-        """Load the model on the model thread; False (with state unavailable) when it can't be.
-
-        After a failure, background work retries every model_retry_seconds; a user's request
-        (on_demand) retries at once unless the last try was moments ago.
-        """
-        if self.embedder.state == ModelState.READY:
-            return True
-        backoff = 2.0 if on_demand else self.model_retry_seconds
-        if (
-            self.embedder.state == ModelState.UNAVAILABLE
-            and time.monotonic() - self.last_model_failure < backoff
-        ):
-            return False
-        self.events.publish(EventKind.MODEL_STATE, {**self.model_status(), "state": "loading"})
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self.model_pool, self.embedder.load)
-        except ModelUnavailable as error:
-            self.last_model_failure = time.monotonic()
-            log.warning("model unavailable: %s", error)
-            self.events.publish(EventKind.MODEL_STATE, self.model_status())
-            return False
-        log.info("model %s loaded on %s", self.embedder.model_id, self.embedder.device)
-        if self.auto_batch:
-            # A GPU is cheap per image only in larger batches; a CPU gains little past 16.
-            self.batch_size = 64 if str(self.embedder.device).startswith("cuda") else 16
-        self.events.publish(EventKind.MODEL_STATE, self.model_status())
-        return True
-
-    def model_status(self) -> dict[str, Any]:
-        return {
-            "state": str(self.embedder.state),
-            "error": self.embedder.error,
-            "model_id": self.embedder.model_id,
-            "device": self.embedder.device,
-        }
-
     async def _embed_batch(self, batch: list[PreparedImage]) -> list[np.ndarray | None]:
+        """A vector per image: reused where the same bytes were embedded before, else computed."""
         vectors: list[np.ndarray | None] = [None] * len(batch)
         model_id = self.embedder.model_id
         todo = []
@@ -423,55 +344,17 @@ class Pipeline:
                 todo.append(position)
         if not todo or not await self.ensure_model():
             return vectors
-        loop = asyncio.get_running_loop()
-        try:
-            computed = await loop.run_in_executor(
-                self.model_pool, self._embed_blocking, [batch[p] for p in todo]
-            )
-            for position, vector in zip(todo, computed, strict=True):
-                vectors[position] = vector
-        except Exception:
-            # One bad image must not sink the batch: retry one by one.
-            log.warning("batch embedding failed; retrying %d images one by one", len(todo))
-            for position in todo:
-                try:
-                    single = await loop.run_in_executor(
-                        self.model_pool, self._embed_blocking, [batch[position]]
-                    )
-                    vectors[position] = single[0]
-                except Exception as error:
-                    log.warning("could not embed %s: %s", batch[position].path, error)
+        computed = await self.model_runner.embed_each([batch[p] for p in todo])
+        for position, vector in zip(todo, computed, strict=True):
+            vectors[position] = vector
         return vectors
 
-    def _embed_blocking(self, items: list[PreparedImage]) -> np.ndarray:
-        if all(item.tensor is not None for item in items):
-            import torch  # only reached with an in-process Embedder, which has torch loaded
-
-            return self.embedder.embed_preprocessed(torch.stack([item.tensor for item in items]))
-        return self.embedder.embed_images([item.image for item in items])
-
-    # --- stage 4: one transaction, then usearch, then events -----------------------------
+    # --- stage 4: one transaction, then usearch, then events (index_writer.py) ----------
 
     async def _write_batch(
         self, batch: list[PreparedImage], vectors: list[np.ndarray | None]
     ) -> None:
-        model_id = self.embedder.model_id
-        records = [
-            (item.album, str(item.path), _record(item, model_id, vector))
-            for item, vector in zip(batch, vectors, strict=True)
-        ]
-        announcements = await self.store.save_indexed_batch(records)
-        added_ids = [i for (i, _), v in zip(announcements, vectors, strict=True) if v is not None]
-        added_vectors = [v for v in vectors if v is not None]
-        if added_ids:
-            await asyncio.to_thread(
-                self.vectors.add, np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors)
-            )
-        rows = await self.store.get_images([image_id for image_id, _ in announcements])
-        for image_id, is_new in announcements:
-            if image_id in rows:
-                kind = EventKind.IMAGE_ADDED if is_new else EventKind.IMAGE_UPDATED
-                self.events.publish(kind, {"image": image_json(rows[image_id])})
+        await self.index_writer.save_batch(batch, vectors, self.embedder.model_id)
         now = time.monotonic()
         self.problem = None  # a batch was written: whatever blocked writes is gone
         self.counters.done += len(batch)
@@ -480,98 +363,14 @@ class Pipeline:
             self.catch_up_wanted.set()
         self.publish_progress(force=self.queued == 0)
 
-    # --- background: embeddings that are owed, idle unload, saving ------------------------
-
-    async def _catch_up_loop(self) -> None:
-        """Embed images indexed while the model was unavailable (or indexed by another model)."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.catch_up_wanted.wait(), self.model_retry_seconds)
-            self.catch_up_wanted.clear()
-            await self.unpaused.wait()
-            try:
-                while await self._catch_up_once():
-                    await self.unpaused.wait()
-            except Exception:
-                log.exception("catching up on embeddings failed; will retry")
-
-    async def _catch_up_once(self) -> bool:
-        model_id = self.embedder.model_id
-        rows = await self.store.without_embedding(model_id, self.batch_size)
-        if not rows or not await self.ensure_model():
-            return False
-        loop = asyncio.get_running_loop()
-        items: list[PreparedImage] = []
-        for row in rows:
-            try:
-                image = await loop.run_in_executor(
-                    self.io_pool, imaging.open_image, Path(row["path"]), 256
-                )
-            except (imaging.ImageError, OSError) as error:
-                await self.store.save_error(
-                    row["album"],
-                    row["path"],
-                    row["size"],
-                    row["mtime"],
-                    failure_reason(error)[1],
-                )
-                continue
-            items.append(
-                PreparedImage(
-                    row["album"],
-                    Path(row["path"]),
-                    row["size"],
-                    row["mtime"],
-                    "",
-                    0,
-                    0,
-                    None,
-                    None,
-                    None,
-                    None,
-                    image=image,
-                    image_id=row["id"],
-                )
-            )
-        if not items:
-            return True
-        vectors = await loop.run_in_executor(self.model_pool, self._embed_blocking, items)
-        pairs = [(item.image_id, vector) for item, vector in zip(items, vectors, strict=True)]
-        await self.store.put_embeddings(model_id, pairs)
-        ids = np.asarray([image_id for image_id, _ in pairs], dtype=np.int64)
-        await asyncio.to_thread(self.vectors.add, ids, np.stack([v for _, v in pairs]))
-        updated = await self.store.get_images(ids.tolist())
-        for image in updated.values():
-            self.events.publish(EventKind.IMAGE_UPDATED, {"image": image_json(image)})
-        return True
+    # --- background: idle unload, saving (the catch-up is embedding_catch_up.py) ----------
 
     async def _housekeeping_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         last_save = time.monotonic()
         while True:
             await asyncio.sleep(5)
             if self.queued == 0 and self.embedder.state == ModelState.READY:
-                unloaded = await loop.run_in_executor(self.model_pool, self.embedder.unload_if_idle)
-                if unloaded:
-                    log.info("model unloaded after idling; memory returned")
-                    self.events.publish(EventKind.MODEL_STATE, self.model_status())
+                await self.model_runner.unload_if_idle()
             if time.monotonic() - last_save > 30 or self.queued == 0:
                 await asyncio.to_thread(self.vectors.save_if_dirty)
                 last_save = time.monotonic()
-
-
-def _record(item: PreparedImage, model_id: str, vector: np.ndarray | None) -> IndexedImage:
-    return IndexedImage(
-        image_id=0,
-        size=item.size,
-        mtime=item.mtime,
-        content_hash=item.content_hash,
-        width=item.width,
-        height=item.height,
-        metadata_json=item.metadata_json,
-        raw_metadata_json=item.raw_metadata_json,
-        parser_version=item.parser_version,
-        thumbnail=item.thumbnail,
-        model_id=model_id if vector is not None else None,
-        vector=vector,
-    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from photomapd.changes import is_wanted
 from photomapd.config import AlbumConfig
-from photomapd.store import KnownFile
+from photomapd.image_rows import KnownFile
 
 log = logging.getLogger(__name__)
 

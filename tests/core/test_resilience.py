@@ -338,11 +338,11 @@ async def test_full_disk_is_reported_and_nothing_is_lost(
 async def test_an_old_sqlite_stops_start_up_with_what_to_do(
     tmp_path: Path, make_config, monkeypatch
 ) -> None:
-    from photomapd import store
+    from photomapd import schema
     from photomapd.daemon import Daemon, StartupError
 
-    store.check_sqlite_version()  # the SQLite here is new enough
-    monkeypatch.setattr(store.check_sqlite_version, "__defaults__", ((3, 31, 1),))
+    schema.check_sqlite_version()  # the SQLite here is new enough
+    monkeypatch.setattr(schema.check_sqlite_version, "__defaults__", ((3, 31, 1),))
     daemon = Daemon(make_config(tmp_path / "images"))
     with pytest.raises(StartupError, match=r"SQLite 3\.31\.1.*3\.34 or newer.*newer Python"):
         await daemon.start()

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.store import MIGRATIONS, Store
+from photomapd.schema import MIGRATIONS
+from photomapd.store import Store
 from tests.metadata.test_search_text import HOSTILE
 
 PROMPTS = {

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.store import MIGRATIONS, Store
+from photomapd.schema import MIGRATIONS
+from photomapd.store import Store
 
 
 def _old_database(path: Path, version: int) -> None:
