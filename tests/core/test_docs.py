@@ -8,7 +8,8 @@ from pathlib import Path
 from photomapd.cli import build_parser
 from photomapd.config import ENVIRONMENT_OVERRIDES, ModelConfig
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_model_setting_is_documented():
@@ -33,3 +34,12 @@ def test_readme_first_screen_has_install_and_test_commands():
     first_screen = "\n".join(README.splitlines()[:40])
     assert "installer/install.sh" in first_screen
     assert "./scripts/test.sh" in first_screen
+
+
+def test_every_module_is_in_the_architecture_map():
+    """docs/architecture.md says where each job lives; a new module must say so too."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    modules = sorted((REPO / "photomapd").rglob("*.py"))
+    missing = [m.relative_to(REPO).as_posix() for m in modules]
+    missing = [name for name in missing if f"`{name}`" not in text]
+    assert not missing, f"add these modules to docs/architecture.md: {missing}"
