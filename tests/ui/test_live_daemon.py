@@ -289,3 +289,36 @@ def test_album_add_with_folder_picker_and_update_index(
         card.locator("text=Update Index").click()
     assert info.value.status == 202
     expect(card).to_contain_text("4 images", timeout=15_000)
+
+
+def test_folder_picker_keeps_the_typed_folder_when_the_start_listing_answers_late(
+    gallery: LiveDaemon, page: Page, tmp_path: Path
+) -> None:
+    (tmp_path / "typed" / "inside").mkdir(parents=True)
+    held = []
+
+    def hold_start_listing(route):
+        # The opening listing (empty path) is held back until the typed folder has been shown.
+        if "path=" not in route.request.url or route.request.url.endswith("path="):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/fs/list*", hold_start_listing)
+    open_gallery(page, gallery)
+    page.keyboard.press("a")
+    dialog = page.locator("#albums-dialog")
+    dialog.locator("#album-add").click()
+    dialog.locator("text=Browse…").click()
+    picker = page.locator("#folder-picker")
+    picker.locator("input[name=path]").fill(str(tmp_path / "typed"))
+    picker.locator("button[type=submit]").click()
+    expect(picker.locator(".picker-dir", has_text="inside")).to_be_visible()
+    assert held, "the opening listing was not requested"
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(500)  # let the late answer arrive; it must not redraw
+    expect(picker.locator("#picker-path")).to_have_text(str(tmp_path / "typed"))
+    expect(picker.locator(".picker-dir", has_text="inside")).to_be_visible()
+    expect(picker.locator("input[name=path]")).to_have_value(str(tmp_path / "typed"))
+    picker.locator("#picker-cancel").click()

@@ -255,8 +255,12 @@ class FolderPicker {
   }
 
   async go(path) {
+    // Only the latest request may draw: the opening listing can answer after the user's own
+    // path was submitted and would otherwise replace it (and the typed path) with the start folder.
+    const request = (this.request = (this.request || 0) + 1);
     try {
       const listing = await api.fsList(path);
+      if (request !== this.request) return;
       this.current = listing.path;
       this.parent = listing.parent;
       this.pathLabel.textContent = listing.path;
@@ -268,7 +272,7 @@ class FolderPicker {
       );
       if (!listing.dirs.length) this.list.append(h("li", { class: "muted" }, "No sub-folders"));
     } catch (error) {
-      this.list.replaceChildren(h("li", { class: "error-text" }, error.message));
+      if (request === this.request) this.list.replaceChildren(h("li", { class: "error-text" }, error.message));
     }
   }
 }
