@@ -21,6 +21,7 @@ import { StatusBar } from "./status.js";
 import { Viewer } from "./viewer.js";
 
 const SIMILAR_LIMIT = 200;
+const MATCH_BATCH = 1000; // ids per /api/search/matching request (the daemon's limit)
 
 class App {
   constructor() {
@@ -43,6 +44,7 @@ class App {
     this.liveSearch = new LiveSearch($("#new-results"), this.gallery.scroller, {
       canAuto: () => !this.viewer.isOpen && !this.gallery.selection.size && !this.set?.error,
       refresh: () => this.reload(),
+      matches: (ids) => this.searchMatches(ids),
     });
     this.wire();
     registerHotkeys(this);
@@ -246,9 +248,8 @@ class App {
       );
     }
     if (isSearch(state, queryImage)) {
-      const query = { q: state.q, album, favourite: state.fav || "" };
+      const query = { q: state.q, ...filterQuery(state) };
       if (state.negative) Object.assign(query, { negative: state.negative, negative_weight: state.nw });
-      for (const key of FILTER_KEYS) if (state[key]) query[FILTER_PARAMS[key] || key] = state[key] === true ? "true" : state[key];
       return new ResultSet(
         async (offset, limit, signal) => {
           const paged = { ...query, offset, limit };
@@ -349,12 +350,26 @@ class App {
   }
 
   // An open search (its results are ranked, so they are re-run, not patched) whose album and
-  // favourites filter let this image in; the other filters are the search's to apply.
+  // favourites filter let this image in; searchMatches asks the daemon about the other filters.
   searchCouldShow(image) {
-    if (!this.set || (this.set.label !== "search" && this.set.label !== "similar")) return false;
+    const label = this.set?.label;
+    if (label !== "search" && label !== "similar") return false;
     const state = this.state;
     if (state.album && state.album !== "all" && image.album !== state.album) return false;
-    return !state.fav || Boolean(image.favourite);
+    return label === "similar" || !state.fav || Boolean(image.favourite);
+  }
+
+  // The new ids that the open search's filters let through (the daemon applies them exactly as
+  // the search does, prompt words included). "More like this" only narrows by album.
+  async searchMatches(ids) {
+    const state = this.state;
+    const query = this.set?.label === "search" ? filterQuery(state) : { album: state.album === "all" ? "" : state.album };
+    const kept = [];
+    for (let start = 0; start < ids.length; start += MATCH_BATCH) {
+      const data = await api.searchMatching({ ...query, ids: ids.slice(start, start + MATCH_BATCH).join(",") });
+      kept.push(...data.ids);
+    }
+    return kept;
   }
 
   onImageRemoved(data) {
@@ -443,6 +458,13 @@ class App {
       h("button", { type: "button", class: "btn", onclick: () => this.reload() }, "Try again"),
     );
   }
+}
+
+// Album, favourites and metadata filters as the search API takes them.
+function filterQuery(state) {
+  const query = { album: state.album === "all" ? "" : state.album, favourite: state.fav || "" };
+  for (const key of FILTER_KEYS) if (state[key]) query[FILTER_PARAMS[key] || key] = state[key] === true ? "true" : state[key];
+  return query;
 }
 
 // The page head prefetches the first page of the default view; use it once if it matches.
