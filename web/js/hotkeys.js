@@ -3,6 +3,8 @@
 
 import { $, h } from "./dom.js";
 
+const ACTIVATES = "button, a[href], summary, [role=button], [role=tab], [role=link], [role=menuitem], [role=checkbox], [role=switch]";
+
 export class Hotkeys {
   constructor(helpDialog) {
     this.bindings = [];
@@ -24,6 +26,9 @@ export class Hotkeys {
       target instanceof HTMLSelectElement ||
       target.isContentEditable;
     if (typing && event.key !== "Escape") return;
+    // Enter and Space activate the focused button, link or tab (keyboard-only use); as
+    // shortcuts they would open the viewer or start the slideshow instead.
+    if ((event.key === "Enter" || event.key === " ") && target.closest?.(ACTIVATES)) return;
     // Keys inside an open modal dialog belong to the dialog (its own Escape closes it).
     if (document.querySelector("dialog[open]")) return;
     const binding = this.bindings.find((b) => b.keys.includes(event.key) && b.when(event));

@@ -1,0 +1,103 @@
+"""Keyboard-only use and layout details found in a QA pass, on the real daemon: Enter and Space
+on a focused control activate it (never a shortcut), long prompts stay compact in the drawer,
+sidebar and settings fields fit their values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from photomapd.config import AlbumConfig, Config, ModelConfig
+from tests.ui.images import colours, write_png
+from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
+
+pytestmark = pytest.mark.browser
+
+LONG_PROMPT = "masterpiece, best quality, " * 60 + "a castle at dusk"
+LONG_NAME = "render_" + "a" * 90 + "_final.png"
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
+) -> Iterator[LiveDaemon]:
+    base = tmp_path_factory.mktemp("qa-ui")
+    folder = base / "images"
+    folder.mkdir()
+    for index, colour in enumerate(colours(3)):
+        write_png(folder / f"seed_{index}.png", colour)
+    metadata = {
+        "generation_mode": "sdxl_txt2img",
+        "positive_prompt": LONG_PROMPT,
+        "negative_prompt": "blurry",
+        "model": {"key": "k", "hash": "h", "name": "Juggernaut XL", "base": "sdxl", "type": "main"},
+        "seed": 4294967295,
+        "steps": 30,
+    }
+    write_png(folder / LONG_NAME, (120, 60, 200), text={"invokeai_metadata": json.dumps(metadata)})
+    config_path, checkpoint = tiny_clip
+    config = Config(
+        data_dir=base / "data",
+        host="127.0.0.1",
+        port=0,
+        model=ModelConfig(
+            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+        ),
+    )
+    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    entry = start_live(config)
+    try:
+        wait_indexed(entry[0], 4)
+        yield entry[0]
+    finally:
+        stop_live(entry)
+
+
+def open_gallery(page: Page, live: LiveDaemon) -> None:
+    page.goto(live.url + "/")
+    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
+    expect(page.locator(".tile[data-id]:not([data-id=''])").first).to_be_visible()
+
+
+def test_enter_and_space_activate_the_focused_control(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    # Gallery: Enter on a focused header button opens that button's dialog, not the viewer.
+    page.focus("#btn-settings")
+    page.keyboard.press("Enter")
+    expect(page.locator("#settings-dialog")).to_have_attribute("open", "")
+    expect(page.locator("#viewer")).to_be_hidden()
+    page.keyboard.press("Escape")
+    expect(page.locator("#settings-dialog")).not_to_have_attribute("open", "")
+    page.focus("#btn-help")
+    page.keyboard.press(" ")
+    expect(page.locator("#help-dialog")).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    # The skip link takes keyboard users to the grid, where Enter then opens the viewer.
+    page.focus(".skip-link")
+    page.keyboard.press("Enter")
+    expect(page.locator("#viewer")).to_be_hidden()
+    page.focus("#grid")
+    page.keyboard.press("Enter")
+    expect(page.locator("#viewer")).to_be_visible()
+
+    # Viewer: Space on a focused toolbar button presses that button, not the slideshow too.
+    page.focus("#viewer-zoom-in")
+    page.keyboard.press(" ")
+    expect(page.locator("#viewer-zoom-level")).not_to_have_text("100%")
+    expect(page.locator("#viewer-play")).to_have_attribute("aria-pressed", "false")
+    page.focus("#viewer-info")
+    expanded = page.get_attribute("#viewer-info", "aria-expanded")
+    page.keyboard.press("Enter")
+    expect(page.locator("#viewer-info")).not_to_have_attribute("aria-expanded", expanded or "")
+    # With no control focused the shortcuts still work.
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press(" ")
+    expect(page.locator("#viewer-play")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press(" ")
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    assert page.js_errors == []  # type: ignore[attr-defined]
