@@ -101,3 +101,29 @@ def test_enter_and_space_activate_the_focused_control(live: LiveDaemon, page: Pa
     page.keyboard.press("Escape")
     expect(page.locator("#viewer")).to_be_hidden()
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_long_prompt_starts_folded_so_the_settings_below_stay_in_view(
+    live: LiveDaemon, page: Page
+) -> None:
+    open_gallery(page, live)
+    page.locator(".tile[aria-label^='render_aaa']").click()
+    drawer = page.locator("#drawer")
+    expect(drawer).to_be_visible()
+    prompt = drawer.locator(".meta-row", has=page.locator("dt", has_text="Prompt")).first
+    expect(prompt).to_be_visible()
+    folded = prompt.bounding_box()
+    assert folded and folded["height"] < 200, folded
+    model = drawer.locator(".meta-row", has=page.locator("dt", has_text="Model")).first
+    box, pane = model.bounding_box(), drawer.bounding_box()
+    assert box and pane and box["y"] + box["height"] <= pane["y"] + pane["height"]
+    toggle = prompt.get_by_role("button", name="Show all (1,636 characters)")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.focus()
+    page.keyboard.press("Enter")  # keyboard-only: the toggle, not a shortcut
+    expect(prompt.get_by_role("button", name="Show less")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    unfolded = prompt.bounding_box()
+    assert unfolded and unfolded["height"] > 2 * folded["height"], unfolded
+    expect(prompt.locator(".meta-value")).to_have_text(LONG_PROMPT)
