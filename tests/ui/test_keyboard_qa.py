@@ -127,3 +127,28 @@ def test_a_long_prompt_starts_folded_so_the_settings_below_stay_in_view(
     unfolded = prompt.bounding_box()
     assert unfolded and unfolded["height"] > 2 * folded["height"], unfolded
     expect(prompt.locator(".meta-value")).to_have_text(LONG_PROMPT)
+
+
+def test_sidebar_seed_and_dates_show_their_whole_value(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    page.fill("#f-seed", "4294967295")  # InvokeAI's largest seed
+    assert page.eval_on_selector("#f-seed", "e => e.scrollWidth <= e.clientWidth")
+    # A date field at least as wide as the browser's own width for one (mm/dd/yyyy + picker).
+    natural = page.evaluate(
+        "() => { const probe = document.createElement('input'); probe.type = 'date';"
+        " probe.style.width = 'auto'; document.querySelector('#filters-form').append(probe);"
+        " const width = probe.getBoundingClientRect().width; probe.remove(); return width; }"
+    )
+    for selector in ("#f-since", "#f-until"):
+        width = page.eval_on_selector(selector, "e => e.getBoundingClientRect().width")
+        assert width >= natural, (selector, width, natural)
+
+
+def test_settings_username_and_password_fields_line_up(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    page.keyboard.press(",")
+    user, password = page.locator("#i-user"), page.locator("#i-password")
+    expect(password).to_be_visible()
+    user_box, password_box = user.bounding_box(), password.bounding_box()
+    assert user_box and password_box
+    assert abs(user_box["y"] - password_box["y"]) < 1, (user_box, password_box)

@@ -65,7 +65,7 @@ export class SettingsDialog {
     this.invoke.replaceChildren(
       h("legend", {}, "InvokeAI"),
       field("i-url", "InvokeAI URL", h("input", { id: "i-url", name: "invokeai_url", type: "url", value: settings.url || "", placeholder: "http://127.0.0.1:9090" })),
-      h("div", { class: "field field--row" },
+      h("div", { class: "field field--row field--top" },
         field("i-user", "Username (multi-user servers)", h("input", { id: "i-user", name: "invokeai_username", value: settings.username || "", autocomplete: "off" })),
         field("i-password", "Password", h("input", { id: "i-password", name: "invokeai_password", type: "password", autocomplete: "new-password", placeholder: settings.has_password ? "stored (leave empty to keep)" : "" }), settings.password_storage ? `kept in ${settings.password_storage}` : ""),
       ),
