@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from photomapd.config import AlbumConfig, Config, ModelConfig
 from tests.ui.images import colours, write_png
@@ -152,3 +152,27 @@ def test_settings_username_and_password_fields_line_up(live: LiveDaemon, page: P
     user_box, password_box = user.bounding_box(), password.bounding_box()
     assert user_box and password_box
     assert abs(user_box["y"] - password_box["y"]) < 1, (user_box, password_box)
+
+
+def test_phone_filter_sheet_takes_focus_and_escape_closes_it(
+    live: LiveDaemon, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = context.new_page()
+        open_gallery(page, live)
+        page.focus("#btn-sidebar")
+        page.keyboard.press("Enter")
+        expect(page.locator("#btn-sidebar")).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("#sidebar-close")).to_be_focused()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.querySelector('#sidebar').contains(document.activeElement)")
+        page.keyboard.press("Escape")
+        expect(page.locator("#btn-sidebar")).to_have_attribute("aria-expanded", "false")
+        expect(page.locator("#btn-sidebar")).to_be_focused()
+        expect(page.locator("body")).not_to_have_class("sidebar-open")
+        page.wait_for_function(  # slid away (transform transition), out of the viewport
+            "() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0"
+        )
+    finally:
+        context.close()

@@ -124,8 +124,19 @@ class App {
     $("#btn-settings").addEventListener("click", () => this.settings.open());
     $("#btn-help").addEventListener("click", () => this.hotkeys.showHelp());
     $("#help-close").addEventListener("click", () => $("#help-dialog").close());
-    $("#btn-sidebar").addEventListener("click", () => this.toggleSidebar());
-    $("#sidebar-close").addEventListener("click", () => this.toggleSidebar(false));
+    $("#btn-sidebar").addEventListener("click", () => this.toggleSidebar(undefined, { focus: true }));
+    $("#sidebar-close").addEventListener("click", () => this.toggleSidebar(false, { focus: true }));
+    // Escape closes the phone sheet first (capture: before the gallery's own Escape shortcut).
+    window.addEventListener(
+      "keydown",
+      (event) => {
+        if (event.key !== "Escape" || !document.body.classList.contains("sidebar-open") || !this.sidebarIsSheet()) return;
+        if (this.viewer.isOpen || document.querySelector("dialog[open]")) return;
+        event.preventDefault();
+        this.toggleSidebar(false, { focus: true });
+      },
+      { capture: true },
+    );
     // On phones the sidebar is a sheet over the grid: a tap on the grid closes it.
     $("#main").addEventListener("pointerdown", () => this.toggleSidebar(false));
     $("#tile-size").value = String(this.gallery.tileSize);
@@ -145,10 +156,18 @@ class App {
     return "all";
   }
 
-  toggleSidebar(force) {
-    const open = force ?? !document.body.classList.contains("sidebar-open");
+  toggleSidebar(force, { focus = false } = {}) {
+    const wasOpen = document.body.classList.contains("sidebar-open");
+    const open = force ?? !wasOpen;
     document.body.classList.toggle("sidebar-open", open);
     $("#btn-sidebar").setAttribute("aria-expanded", String(open));
+    // On phones the sidebar is a sheet over the page: keyboard focus goes into it and back.
+    if (!focus || open === wasOpen || !this.sidebarIsSheet()) return;
+    (open ? $("#sidebar-close") : $("#btn-sidebar")).focus();
+  }
+
+  sidebarIsSheet() {
+    return getComputedStyle($("#btn-sidebar")).display !== "none";
   }
 
   // Album counts move with indexing; refetch at most once a second while events flow.
