@@ -176,3 +176,32 @@ def test_phone_filter_sheet_takes_focus_and_escape_closes_it(
         )
     finally:
         context.close()
+
+
+def test_typing_a_date_or_arrowing_a_select_runs_one_search(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    searches: list[str] = []
+    page.on("request", lambda r: searches.append(r.url) if "/api/search?" in r.url else None)
+    start = page.evaluate("history.length")
+    page.focus("#f-since")
+    page.keyboard.type("01152025", delay=40)  # Chrome's change fires at 0002, 0020, 0202, 2025
+    expect(page.locator("#result-title")).to_contain_text("since: 2025-01-15")
+    page.wait_for_timeout(1000)  # what a storm would need to show up; nothing may follow
+    assert len(searches) == 1, searches
+    assert "since=2025-01-15" in searches[0]
+    assert page.evaluate("history.length") == start + 1  # Back skips no half-typed dates
+    # Arrowing through the model list: one search; a checkbox ticked while the choice is still
+    # settling takes it along (one search with both).
+    open_gallery(page, live)
+    searches.clear()
+    page.focus("#f-model")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowDown")
+    page.check("#f-ref")
+    expect(page.locator("#result-title")).to_contain_text(
+        "model: Juggernaut XL, with reference images"
+    )
+    page.wait_for_timeout(1000)
+    assert len(searches) == 1, searches
+    assert "model=Juggernaut+XL" in searches[0] and "has_reference=true" in searches[0]
