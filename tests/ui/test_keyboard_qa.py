@@ -93,8 +93,8 @@ def test_enter_and_space_activate_the_focused_control(live: LiveDaemon, page: Pa
     expanded = page.get_attribute("#viewer-info", "aria-expanded")
     page.keyboard.press("Enter")
     expect(page.locator("#viewer-info")).not_to_have_attribute("aria-expanded", expanded or "")
-    # With no control focused the shortcuts still work.
-    page.evaluate("document.activeElement.blur()")
+    # A button merely clicked with the mouse keeps Space as the slideshow shortcut.
+    page.click("#viewer-zoom-out")
     page.keyboard.press(" ")
     expect(page.locator("#viewer-play")).to_have_attribute("aria-pressed", "true")
     page.keyboard.press(" ")
@@ -205,3 +205,26 @@ def test_typing_a_date_or_arrowing_a_select_runs_one_search(live: LiveDaemon, pa
     page.wait_for_timeout(1000)
     assert len(searches) == 1, searches
     assert "model=Juggernaut+XL" in searches[0] and "has_reference=true" in searches[0]
+
+
+def test_tab_stays_inside_the_open_viewer(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    page.locator(".tile[aria-label^='render_aaa']").click()  # the drawer has many controls
+    expect(page.locator("#viewer")).to_be_focused()  # the dialog; Tab reaches Close first
+    page.keyboard.press("Tab")
+    expect(page.locator("#viewer-close")).to_be_focused()
+    inside = "document.querySelector('#viewer').contains(document.activeElement)"
+    seen = set()
+    for _ in range(60):  # more than the viewer's controls: Tab wraps around at least once
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement === document.body"):
+            continue  # the browser's own UI between the last and first control
+        assert page.evaluate(inside), page.evaluate("document.activeElement.outerHTML")
+        seen.add(page.evaluate("document.activeElement.id || document.activeElement.textContent"))
+    assert {"viewer-close", "viewer-info", "viewer-next"} <= seen
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(inside)
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    page.focus("#btn-albums")  # the page behind is usable again
+    expect(page.locator("#btn-albums")).to_be_focused()
