@@ -228,3 +228,18 @@ def test_tab_stays_inside_the_open_viewer(live: LiveDaemon, page: Page) -> None:
     expect(page.locator("#viewer")).to_be_hidden()
     page.focus("#btn-albums")  # the page behind is usable again
     expect(page.locator("#btn-albums")).to_be_focused()
+
+
+def test_a_long_file_name_keeps_the_viewer_toolbar_on_one_row(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    page.locator(".tile[aria-label^='seed_0']").click()
+    toolbar = page.locator(".viewer-toolbar")
+    expect(page.locator("#viewer-caption")).to_have_text("seed_0.png")
+    short = toolbar.bounding_box()
+    page.keyboard.press("Home")  # newest first: the long name was written last
+    caption = page.locator("#viewer-caption")
+    expect(caption).to_have_text(LONG_NAME)
+    expect(caption).to_have_attribute("title", LONG_NAME)
+    long = toolbar.bounding_box()
+    assert short and long and long["height"] == short["height"], (short, long)
+    assert page.eval_on_selector("#viewer-caption", "e => e.scrollWidth > e.clientWidth")

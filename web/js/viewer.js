@@ -154,6 +154,7 @@ export class Viewer extends EventTarget {
     }
     this.image.alt = image.name || `Image ${image.id}`;
     this.caption.textContent = image.name || "";
+    this.caption.title = image.name || ""; // the whole name when the toolbar cuts it short
     document.title = `${image.name || `Image ${image.id}`} · photomapd`;
     this.position.textContent = `${index + 1} / ${this.set.total}`;
     this.renderFavourite();
