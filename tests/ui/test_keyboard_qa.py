@@ -243,3 +243,25 @@ def test_a_long_file_name_keeps_the_viewer_toolbar_on_one_row(live: LiveDaemon, 
     long = toolbar.bounding_box()
     assert short and long and long["height"] == short["height"], (short, long)
     assert page.eval_on_selector("#viewer-caption", "e => e.scrollWidth > e.clientWidth")
+
+
+def test_settings_save_only_what_changed_and_say_so(live: LiveDaemon, page: Page) -> None:
+    open_gallery(page, live)
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    page.keyboard.press(",")
+    expect(page.locator("#invokeai-status")).to_contain_text("Not configured")
+    notice = page.locator("#settings-notice")
+    page.fill("#s-idle", "45")
+    page.click("#settings-form button[type=submit]")
+    # Only the model section changed: its message alone, no InvokeAI save or re-check.
+    expect(notice).to_have_text("Settings saved.")
+    assert live.daemon.embedder.idle_unload_seconds == 45
+    assert [url.split("/api/")[1] for url in puts] == ["settings"], puts
+    page.click("#settings-form button[type=submit]")
+    expect(notice).to_have_text("Nothing to save: no setting was changed.")
+    page.fill("#i-user", "ada")
+    page.click("#settings-form button[type=submit]")
+    expect(notice).to_contain_text("InvokeAI settings saved.")
+    expect(notice).not_to_contain_text("Settings saved.")
+    assert [url.split("/api/")[1] for url in puts] == ["settings", "invokeai/settings"], puts
