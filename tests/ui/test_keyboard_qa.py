@@ -265,3 +265,18 @@ def test_settings_save_only_what_changed_and_say_so(live: LiveDaemon, page: Page
     expect(notice).to_contain_text("InvokeAI settings saved.")
     expect(notice).not_to_contain_text("Settings saved.")
     assert [url.split("/api/")[1] for url in puts] == ["settings", "invokeai/settings"], puts
+
+
+def test_no_matches_says_what_to_loosen(live: LiveDaemon, page: Page) -> None:
+    page.goto(live.url + "/?prompt=zzzznothing")
+    empty = page.locator("#empty")
+    expect(empty).to_contain_text("No matches")
+    expect(empty).to_contain_text("Try removing the prompt words filter.")
+    expect(empty).not_to_contain_text("negative")
+    page.goto(live.url + "/?q=castle&negative=blurry&model=Nope&seed=1")
+    expect(empty).to_contain_text(
+        "Try other words, a lower negative weight or fewer filters (model, seed)."
+    )
+    empty.get_by_role("button", name="Clear search").click()
+    expect(empty).to_be_hidden()
+    expect(page.locator("#result-title")).to_contain_text("4 images")

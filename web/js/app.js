@@ -462,8 +462,24 @@ class App {
         h("p", {}, this.state.fav ? "Star images with the ☆ on a thumbnail or the F key; they appear here." : `New images appear here as soon as they are written to ${(album?.folders || []).map((f) => f.path).join(", ") || "its folders"}.`),
       );
     } else {
-      empty.replaceChildren(h("h2", {}, "No matches"), h("p", {}, "Try other words, a lower negative weight, or fewer filters."), h("button", { type: "button", class: "btn", onclick: () => this.clearSearch() }, "Clear search"));
+      empty.replaceChildren(h("h2", {}, "No matches"), h("p", {}, this.noMatchHint()), h("button", { type: "button", class: "btn", onclick: () => this.clearSearch() }, "Clear search"));
     }
+  }
+
+  // What to loosen, naming only what this search uses (no "negative weight" without one).
+  noMatchHint() {
+    const state = this.state;
+    if (this.set?.label === "similar") return "No other image in this album has been embedded yet; similar images show once they are indexed.";
+    const names = { prompt: "prompt words", model: "model", lora: "LoRA", generator: "generator", seed: "seed", since: "from date", until: "to date", ref: "reference image" };
+    const filters = FILTER_KEYS.filter((key) => state[key]).map((key) => names[key]);
+    if (state.fav) filters.push("favourites");
+    const tips = [];
+    if (state.q) tips.push("other words");
+    if (state.negative) tips.push("a lower negative weight");
+    if (filters.length === 1) tips.push(`removing the ${filters[0]} filter`);
+    else if (filters.length) tips.push(`fewer filters (${filters.join(", ")})`);
+    if (!tips.length) return "Try other words or another image.";
+    return `Try ${tips.length > 1 ? `${tips.slice(0, -1).join(", ")} or ${tips.at(-1)}` : tips[0]}.`;
   }
 
   renderError(error) {
