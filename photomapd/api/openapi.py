@@ -56,6 +56,7 @@ QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
     "GET /api/images/{id}/similar": [
         ("limit", "integer", "results (default 50)"),
         ("album", "string", "album key filter"),
+        ("favourite", "integer", "1: favourites only"),
     ],
     "GET /api/events": [("kinds", "string", "comma-separated event kinds to receive")],
 }

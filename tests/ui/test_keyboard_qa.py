@@ -280,3 +280,20 @@ def test_no_matches_says_what_to_loosen(live: LiveDaemon, page: Page) -> None:
     empty.get_by_role("button", name="Clear search").click()
     expect(empty).to_be_hidden()
     expect(page.locator("#result-title")).to_contain_text("4 images")
+
+
+def test_more_like_this_honours_favourites_only(live: LiveDaemon, page: Page) -> None:
+    ids = {
+        image["name"]: image["id"]
+        for image in page.request.get(f"{live.url}/api/albums/all/images").json()["items"]
+    }
+    starred = ids["seed_1.png"]
+    assert page.request.put(f"{live.url}/api/images/{starred}/favourite").ok
+    try:
+        page.goto(f"{live.url}/?fav=1&similar={ids['seed_0.png']}")
+        expect(page.locator("#result-title")).to_contain_text("1 results")
+        expect(page.locator(".tile[aria-label^='seed_1.png']")).to_be_visible()
+        page.goto(f"{live.url}/?similar={ids['seed_0.png']}")
+        expect(page.locator("#result-title")).to_contain_text("3 results")
+    finally:
+        assert page.request.delete(f"{live.url}/api/images/{starred}/favourite").ok

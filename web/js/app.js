@@ -260,7 +260,7 @@ class App {
       return new ResultSet(
         async (offset, limit, signal) => {
           if (offset > 0) return { entries: [], total: undefined };
-          const data = await api.similar(id, { limit: SIMILAR_LIMIT, album }, { signal });
+          const data = await api.similar(id, { limit: SIMILAR_LIMIT, album, favourite: state.fav || "" }, { signal });
           return { entries: data.results, total: data.results.length };
         },
         { label: "similar" },
@@ -375,14 +375,15 @@ class App {
     if (label !== "search" && label !== "similar") return false;
     const state = this.state;
     if (state.album && state.album !== "all" && image.album !== state.album) return false;
-    return label === "similar" || !state.fav || Boolean(image.favourite);
+    return !state.fav || Boolean(image.favourite);
   }
 
   // The new ids that the open search's filters let through (the daemon applies them exactly as
-  // the search does, prompt words included). "More like this" only narrows by album.
+  // the search does, prompt words included). "More like this" narrows by album and favourites.
   async searchMatches(ids) {
     const state = this.state;
-    const query = this.set?.label === "search" ? filterQuery(state) : { album: state.album === "all" ? "" : state.album };
+    const query = filterQuery(state);
+    if (this.set?.label !== "search") for (const key of FILTER_KEYS) delete query[FILTER_PARAMS[key] || key];
     const kept = [];
     for (let start = 0; start < ids.length; start += MATCH_BATCH) {
       const data = await api.searchMatching({ ...query, ids: ids.slice(start, start + MATCH_BATCH).join(",") });
