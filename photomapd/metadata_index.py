@@ -37,18 +37,23 @@ class MetadataFilter:
     since: float | None = None
     until: float | None = None
     has_reference: bool | None = None
+    favourite: bool = False  # starred images only
 
     def active(self) -> bool:
-        return bool(prompt_condition(self.prompt)) or any(
-            value is not None
-            for value in (
-                self.model,
-                self.lora,
-                self.generator,
-                self.seed,
-                self.since,
-                self.until,
-                self.has_reference,
+        return (
+            self.favourite
+            or bool(prompt_condition(self.prompt))
+            or any(
+                value is not None
+                for value in (
+                    self.model,
+                    self.lora,
+                    self.generator,
+                    self.seed,
+                    self.since,
+                    self.until,
+                    self.has_reference,
+                )
             )
         )
 
@@ -88,6 +93,8 @@ class MetadataIndex:
         if filters.has_reference is not None:
             conditions.append("meta_has_reference = ?")
             parameters.append(int(filters.has_reference))
+        if filters.favourite:
+            conditions.append("favourite = 1")
         return " AND ".join(conditions), parameters
 
     async def search(
@@ -122,6 +129,20 @@ class MetadataIndex:
         where, parameters = self.where(filters, album)
         rows = await self.store.fetch_all(f"SELECT id FROM images WHERE {where}", parameters)
         return {int(row[0]) for row in rows}
+
+    async def matching_among(
+        self, filters: MetadataFilter, album: str | None, ids: Sequence[int]
+    ) -> list[int]:
+        """Which of these ids pass the filters (a live search counting its new images)."""
+        if not ids:
+            return []
+        where, parameters = self.where(filters, album)
+        marks = ",".join("?" * len(ids))
+        rows = await self.store.fetch_all(
+            f"SELECT id FROM images WHERE id IN ({marks}) AND {where} ORDER BY id",
+            [*ids, *parameters],
+        )
+        return [int(row[0]) for row in rows]
 
     async def facets(self, album: str, filters: MetadataFilter, top: int = 100) -> dict[str, Any]:
         where, parameters = self.where(filters, album)

@@ -174,7 +174,12 @@ class Searcher:
         )
 
     async def similar(
-        self, image_id: int, album: str | None, limit: int, offset: int = 0
+        self,
+        image_id: int,
+        album: str | None,
+        limit: int,
+        offset: int = 0,
+        allowed_ids: frozenset[int] | None = None,
     ) -> list[SearchHit]:
         embedder, vectors = await self._space()
         vector = await self.store.embedding(image_id, embedder.model_id)
@@ -182,7 +187,7 @@ class Searcher:
             if self.pipeline.embedder.state == ModelState.UNAVAILABLE:
                 raise SearchUnavailable(f"model unavailable: {self.pipeline.embedder.error}")
             raise SearchUnavailable("this image has no embedding yet; it is queued for indexing")
-        hits = await self.nearest(vector, album, limit + offset + 1, 0, None, vectors)
+        hits = await self.nearest(vector, album, limit + offset + 1, 0, allowed_ids, vectors)
         hits = [hit for hit in hits if hit.image_id != image_id]
         return hits[offset : offset + limit]
 

@@ -40,6 +40,13 @@ QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
         ("album", "string", "album key filter"),
         ("limit", "integer", "results (default 50)"),
         ("offset", "integer", "paging offset"),
+        ("favourite", "integer", "1: favourites only"),
+        *METADATA_FILTERS,
+    ],
+    "GET /api/search/matching": [
+        ("ids", "string", "comma-separated image ids (at most 1000)"),
+        ("album", "string", "album key filter"),
+        ("favourite", "integer", "1: favourites only"),
         *METADATA_FILTERS,
     ],
     "GET /api/albums/{key}/facets": [
@@ -49,6 +56,7 @@ QUERY_PARAMETERS: dict[str, list[tuple[str, str, str]]] = {
     "GET /api/images/{id}/similar": [
         ("limit", "integer", "results (default 50)"),
         ("album", "string", "album key filter"),
+        ("favourite", "integer", "1: favourites only"),
     ],
     "GET /api/events": [("kinds", "string", "comma-separated event kinds to receive")],
 }

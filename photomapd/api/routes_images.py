@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from photomapd import imaging
-from photomapd.api import keys
+from photomapd.api import keys, routes_metadata
 from photomapd.api.errors import NotFound, Unavailable
 from photomapd.api.params import image_id_param, int_param
 from photomapd.api.placeholders import Placeholder, placeholder_response
@@ -114,14 +114,17 @@ async def _set_favourite(request: web.Request, favourite: bool) -> web.Response:
 
 
 async def get_similar(request: web.Request) -> web.Response:
-    """Images that look like this one ("more like this"), best first, with scores."""
+    """Images that look like this one ("more like this"), best first, with scores.
+
+    favourite=1 keeps starred images only (the UI's "Favourites" filter)."""
     row = await _row(request)
     limit = int_param(request, "limit", 50, 1, 500)
     offset = int_param(request, "offset", 0, 0, 100_000)
+    album = request.query.get("album") or None
+    favourites = {"favourite": request.query.get("favourite", "")}
+    allowed = await routes_metadata.allowed_ids(request, favourites, album)
     try:
-        hits = await request.app[keys.SEARCHER].similar(
-            row["id"], request.query.get("album") or None, limit, offset
-        )
+        hits = await request.app[keys.SEARCHER].similar(row["id"], album, limit, offset, allowed)
     except SearchUnavailable as error:
         raise Unavailable("model_unavailable", str(error)) from error
     from photomapd.api.routes_search import hits_json

@@ -25,6 +25,7 @@ from photomapd.metadata_index import MetadataFilter, MetadataIndex
 log = logging.getLogger(__name__)
 
 FILTER_PARAMS = ("prompt", "model", "lora", "generator", "seed", "since", "until", "has_reference")
+TRUE_WORDS = ("1", "true")
 REPARSE_DELAY_SECONDS = 2.0
 
 
@@ -78,14 +79,20 @@ def metadata_filter(params: Mapping[str, str]) -> MetadataFilter:
         since=_time(params, "since"),
         until=_time(params, "until"),
         has_reference=has_reference,
+        favourite=_favourite(params),
     )
 
 
+def _favourite(params: Mapping[str, str]) -> bool:
+    return params.get("favourite", "").strip().lower() in TRUE_WORDS
+
+
 def has_metadata_filter(params: Mapping[str, str]) -> bool:
-    return any(params.get(name, "").strip() for name in FILTER_PARAMS)
+    """Any metadata filter set, favourite=1 included (favourite=0 means no filter)."""
+    return _favourite(params) or any(params.get(name, "").strip() for name in FILTER_PARAMS)
 
 
-def _index(request: web.Request) -> MetadataIndex:
+def index(request: web.Request) -> MetadataIndex:
     return MetadataIndex(request.app[keys.STORE])
 
 
@@ -96,7 +103,7 @@ async def metadata_search(request: web.Request, filters: MetadataFilter) -> web.
         raise NotFound("album_not_found", f"no album with key {album!r}")
     limit = int_param(request, "limit", 50, 1, 500)
     offset = int_param(request, "offset", 0, 0, 100_000)
-    ids, total = await _index(request).search(filters, album, limit, offset)
+    ids, total = await index(request).search(filters, album, limit, offset)
     rows = await request.app[keys.STORE].get_images(ids)
     results = [{"image": image_json(rows[i]), "score": None} for i in ids if i in rows]
     return web.json_response({"results": results, "total": total, "offset": offset, "limit": limit})
@@ -108,7 +115,7 @@ async def allowed_ids(
     """Ids a semantic search may return under these metadata filters (None: no filter)."""
     if not has_metadata_filter(params):
         return None
-    return frozenset(await _index(request).matching_ids(metadata_filter(params), album))
+    return frozenset(await index(request).matching_ids(metadata_filter(params), album))
 
 
 async def get_facets(request: web.Request) -> web.Response:
@@ -118,14 +125,14 @@ async def get_facets(request: web.Request) -> web.Response:
     if request.app[keys.CONFIG].album(key) is None:
         raise NotFound("album_not_found", f"no album with key {key!r}")
     top = int_param(request, "top", 100, 1, 1000)
-    facets = await _index(request).facets(key, metadata_filter(request.query), top)
+    facets = await index(request).facets(key, metadata_filter(request.query), top)
     return web.json_response(facets)
 
 
 async def get_image_metadata(request: web.Request) -> web.Response:
     """The normalized record and every raw chunk of one image (the "full metadata" view)."""
     image_id = image_id_param(request)
-    row = await _index(request).image_metadata(image_id)
+    row = await index(request).image_metadata(image_id)
     if row is None:
         raise NotFound("image_not_found", f"no image with id {image_id}")
     summary = _loads(row["metadata_json"])
@@ -168,7 +175,7 @@ async def get_image_workflow(request: web.Request) -> web.Response:
     carries none.
     """
     image_id = image_id_param(request)
-    row = await _index(request).image_metadata(image_id)
+    row = await index(request).image_metadata(image_id)
     if row is None:
         raise NotFound("image_not_found", f"no image with id {image_id}")
     stored = _loads(row["raw_metadata_json"])

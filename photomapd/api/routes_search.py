@@ -119,6 +119,35 @@ async def post_search(request: web.Request) -> web.Response:
     return await _run(request, replace(query, allowed_ids=allowed))
 
 
+MAX_MATCH_IDS = 1000
+
+
+async def get_search_matching(request: web.Request) -> web.Response:
+    """Which of the given image ids pass a search's album, favourite and metadata filters.
+
+    An open search in the UI asks this about the images added since it ran, so its
+    "N new images" count leaves out images the filters would drop. ids: comma-separated,
+    at most 1000; the filters are those of GET /api/search (q itself is not judged).
+    """
+    raw = request.query.get("ids", "")
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError as error:
+        raise BadRequest(
+            "invalid_parameter", f"ids must be comma-separated image ids, got {raw[:100]!r}"
+        ) from error
+    if len(ids) > MAX_MATCH_IDS:
+        raise BadRequest(
+            "invalid_parameter", f"ids holds {len(ids)} ids; ask about {MAX_MATCH_IDS} at most"
+        )
+    album = request.query.get("album") or None
+    _check_album(request, album)
+    filters = routes_metadata.metadata_filter(request.query)
+    matching = await routes_metadata.index(request).matching_among(filters, album, ids)
+    return web.json_response({"ids": matching})
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/api/search/matching", get_search_matching)
     app.router.add_get("/api/search", get_search)
     app.router.add_post("/api/search", post_search)

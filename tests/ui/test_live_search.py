@@ -4,9 +4,11 @@ idle, a re-run by itself. The plain gallery keeps sliding new images in."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -124,3 +126,51 @@ def test_idle_results_at_the_top_rerun_by_themselves(daemon: LiveDaemon, page: P
         "aria-label", re.compile(r"^gallery_live\.png"), timeout=5_000
     )
     expect(page.locator("#new-results")).to_be_hidden()
+
+
+def invoke_png(
+    path: Path, colour: tuple[int, int, int], prompt: str, model: str, lora: str = ""
+) -> Path:
+    metadata = {
+        "generation_mode": "sdxl_txt2img",
+        "positive_prompt": prompt,
+        "model": {"key": "k", "hash": "h", "name": model, "base": "sdxl", "type": "main"},
+        "seed": 7,
+        "loras": [{"model": {"name": lora}, "weight": 0.5}] if lora else [],
+    }
+    return write_png(path, colour, text={"invokeai_metadata": json.dumps(metadata)})
+
+
+def test_new_images_count_only_what_every_filter_lets_in(
+    live_factory: Any, tmp_path: Path, page: Page
+) -> None:
+    live: LiveDaemon = live_factory(tmp_path / "filtered")
+    page.add_init_script("window.__photomapdSearchIdleMs = 1e9")
+    page.goto(live.url + "/?q=a+castle&model=Juggernaut+XL&lora=ink&prompt=castle")
+    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
+    expect(page.locator("#result-title")).to_contain_text("· 0 results")
+    folder = live.folder
+    invoke_png(folder / "match.png", (200, 20, 20), "a castle at dusk", "Juggernaut XL", "ink")
+    invoke_png(folder / "no_lora.png", (20, 200, 20), "a castle at dusk", "Juggernaut XL")
+    invoke_png(folder / "other_model.png", (20, 20, 200), "a castle", "Dreamshaper 8", "ink")
+    invoke_png(folder / "other_prompt.png", (200, 200, 20), "a dog", "Juggernaut XL", "ink")
+    write_png(folder / "plain.png", (20, 200, 200))
+    pill = page.locator("#new-results")
+    expect(pill).to_have_text("1 new image — refresh results", timeout=10_000)
+    wait_indexed(live, 5)
+    # Every image event has been judged by now: the four the filters drop never count.
+    page.wait_for_function("() => !photomapd.liveSearch.unchecked.size")
+    expect(pill).to_have_text("1 new image — refresh results")
+    pill.click()
+    expect(page.locator("#result-title")).to_contain_text("· 1 results")
+    expect(page.locator(".tile[aria-label^='match.png']")).to_be_visible()
+
+    bad = page.request.get(f"{live.url}/api/search/matching?ids=1,x")
+    assert bad.status == 400 and "comma-separated" in bad.json()["error"]["message"]
+
+    # Favourites only narrows a text search too (the daemon used to ignore it there).
+    match_id = page.evaluate("photomapd.set.get(0).image.id")
+    assert page.request.put(f"{live.url}/api/images/{match_id}/favourite").ok
+    page.goto(live.url + "/?q=a+castle&fav=1")
+    expect(page.locator("#result-title")).to_contain_text("· 1 results")
+    expect(page.locator(".tile[aria-label^='match.png']")).to_be_visible()

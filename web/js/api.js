@@ -80,6 +80,7 @@ export const api = {
   similar: (id, query, options) => get(`/api/images/${id}/similar`, query, options),
   setFavourite: (id, on) => request(on ? "PUT" : "DELETE", `/api/images/${id}/favourite`),
   search: (query, options) => get("/api/search", query, options),
+  searchMatching: (query) => get("/api/search/matching", query),
   searchWithImage(query, file, options) {
     const form = new FormData();
     for (const [key, value] of Object.entries(query)) {

@@ -21,6 +21,7 @@ import { StatusBar } from "./status.js";
 import { Viewer } from "./viewer.js";
 
 const SIMILAR_LIMIT = 200;
+const MATCH_BATCH = 1000; // ids per /api/search/matching request (the daemon's limit)
 
 class App {
   constructor() {
@@ -43,6 +44,7 @@ class App {
     this.liveSearch = new LiveSearch($("#new-results"), this.gallery.scroller, {
       canAuto: () => !this.viewer.isOpen && !this.gallery.selection.size && !this.set?.error,
       refresh: () => this.reload(),
+      matches: (ids) => this.searchMatches(ids),
     });
     this.wire();
     registerHotkeys(this);
@@ -122,8 +124,19 @@ class App {
     $("#btn-settings").addEventListener("click", () => this.settings.open());
     $("#btn-help").addEventListener("click", () => this.hotkeys.showHelp());
     $("#help-close").addEventListener("click", () => $("#help-dialog").close());
-    $("#btn-sidebar").addEventListener("click", () => this.toggleSidebar());
-    $("#sidebar-close").addEventListener("click", () => this.toggleSidebar(false));
+    $("#btn-sidebar").addEventListener("click", () => this.toggleSidebar(undefined, { focus: true }));
+    $("#sidebar-close").addEventListener("click", () => this.toggleSidebar(false, { focus: true }));
+    // Escape closes the phone sheet first (capture: before the gallery's own Escape shortcut).
+    window.addEventListener(
+      "keydown",
+      (event) => {
+        if (event.key !== "Escape" || !document.body.classList.contains("sidebar-open") || !this.sidebarIsSheet()) return;
+        if (this.viewer.isOpen || document.querySelector("dialog[open]")) return;
+        event.preventDefault();
+        this.toggleSidebar(false, { focus: true });
+      },
+      { capture: true },
+    );
     // On phones the sidebar is a sheet over the grid: a tap on the grid closes it.
     $("#main").addEventListener("pointerdown", () => this.toggleSidebar(false));
     $("#tile-size").value = String(this.gallery.tileSize);
@@ -143,10 +156,18 @@ class App {
     return "all";
   }
 
-  toggleSidebar(force) {
-    const open = force ?? !document.body.classList.contains("sidebar-open");
+  toggleSidebar(force, { focus = false } = {}) {
+    const wasOpen = document.body.classList.contains("sidebar-open");
+    const open = force ?? !wasOpen;
     document.body.classList.toggle("sidebar-open", open);
     $("#btn-sidebar").setAttribute("aria-expanded", String(open));
+    // On phones the sidebar is a sheet over the page: keyboard focus goes into it and back.
+    if (!focus || open === wasOpen || !this.sidebarIsSheet()) return;
+    (open ? $("#sidebar-close") : $("#btn-sidebar")).focus();
+  }
+
+  sidebarIsSheet() {
+    return getComputedStyle($("#btn-sidebar")).display !== "none";
   }
 
   // Album counts move with indexing; refetch at most once a second while events flow.
@@ -239,16 +260,15 @@ class App {
       return new ResultSet(
         async (offset, limit, signal) => {
           if (offset > 0) return { entries: [], total: undefined };
-          const data = await api.similar(id, { limit: SIMILAR_LIMIT, album }, { signal });
+          const data = await api.similar(id, { limit: SIMILAR_LIMIT, album, favourite: state.fav || "" }, { signal });
           return { entries: data.results, total: data.results.length };
         },
         { label: "similar" },
       );
     }
     if (isSearch(state, queryImage)) {
-      const query = { q: state.q, album, favourite: state.fav || "" };
+      const query = { q: state.q, ...filterQuery(state) };
       if (state.negative) Object.assign(query, { negative: state.negative, negative_weight: state.nw });
-      for (const key of FILTER_KEYS) if (state[key]) query[FILTER_PARAMS[key] || key] = state[key] === true ? "true" : state[key];
       return new ResultSet(
         async (offset, limit, signal) => {
           const paged = { ...query, offset, limit };
@@ -349,12 +369,27 @@ class App {
   }
 
   // An open search (its results are ranked, so they are re-run, not patched) whose album and
-  // favourites filter let this image in; the other filters are the search's to apply.
+  // favourites filter let this image in; searchMatches asks the daemon about the other filters.
   searchCouldShow(image) {
-    if (!this.set || (this.set.label !== "search" && this.set.label !== "similar")) return false;
+    const label = this.set?.label;
+    if (label !== "search" && label !== "similar") return false;
     const state = this.state;
     if (state.album && state.album !== "all" && image.album !== state.album) return false;
     return !state.fav || Boolean(image.favourite);
+  }
+
+  // The new ids that the open search's filters let through (the daemon applies them exactly as
+  // the search does, prompt words included). "More like this" narrows by album and favourites.
+  async searchMatches(ids) {
+    const state = this.state;
+    const query = filterQuery(state);
+    if (this.set?.label !== "search") for (const key of FILTER_KEYS) delete query[FILTER_PARAMS[key] || key];
+    const kept = [];
+    for (let start = 0; start < ids.length; start += MATCH_BATCH) {
+      const data = await api.searchMatching({ ...query, ids: ids.slice(start, start + MATCH_BATCH).join(",") });
+      kept.push(...data.ids);
+    }
+    return kept;
   }
 
   onImageRemoved(data) {
@@ -428,8 +463,24 @@ class App {
         h("p", {}, this.state.fav ? "Star images with the ☆ on a thumbnail or the F key; they appear here." : `New images appear here as soon as they are written to ${(album?.folders || []).map((f) => f.path).join(", ") || "its folders"}.`),
       );
     } else {
-      empty.replaceChildren(h("h2", {}, "No matches"), h("p", {}, "Try other words, a lower negative weight, or fewer filters."), h("button", { type: "button", class: "btn", onclick: () => this.clearSearch() }, "Clear search"));
+      empty.replaceChildren(h("h2", {}, "No matches"), h("p", {}, this.noMatchHint()), h("button", { type: "button", class: "btn", onclick: () => this.clearSearch() }, "Clear search"));
     }
+  }
+
+  // What to loosen, naming only what this search uses (no "negative weight" without one).
+  noMatchHint() {
+    const state = this.state;
+    if (this.set?.label === "similar") return "No other image in this album has been embedded yet; similar images show once they are indexed.";
+    const names = { prompt: "prompt words", model: "model", lora: "LoRA", generator: "generator", seed: "seed", since: "from date", until: "to date", ref: "reference image" };
+    const filters = FILTER_KEYS.filter((key) => state[key]).map((key) => names[key]);
+    if (state.fav) filters.push("favourites");
+    const tips = [];
+    if (state.q) tips.push("other words");
+    if (state.negative) tips.push("a lower negative weight");
+    if (filters.length === 1) tips.push(`removing the ${filters[0]} filter`);
+    else if (filters.length) tips.push(`fewer filters (${filters.join(", ")})`);
+    if (!tips.length) return "Try other words or another image.";
+    return `Try ${tips.length > 1 ? `${tips.slice(0, -1).join(", ")} or ${tips.at(-1)}` : tips[0]}.`;
   }
 
   renderError(error) {
@@ -443,6 +494,13 @@ class App {
       h("button", { type: "button", class: "btn", onclick: () => this.reload() }, "Try again"),
     );
   }
+}
+
+// Album, favourites and metadata filters as the search API takes them.
+function filterQuery(state) {
+  const query = { album: state.album === "all" ? "" : state.album, favourite: state.fav || "" };
+  for (const key of FILTER_KEYS) if (state[key]) query[FILTER_PARAMS[key] || key] = state[key] === true ? "true" : state[key];
+  return query;
 }
 
 // The page head prefetches the first page of the default view; use it once if it matches.

@@ -242,15 +242,33 @@ export class Drawer {
   }
 }
 
+// Prompts longer than this start folded to a few lines, so the model, seed and LoRAs below them
+// stay in view; "Show all" unfolds them and the copy button always copies the whole text.
+const FOLD_CHARS = 400;
+
 function row(label, value, { prose = false, items = null } = {}) {
   if (value === undefined || value === null || value === "") return null;
   const text = String(value);
+  let shown = h("span", { class: "meta-value" }, text);
+  if (prose && text.length > FOLD_CHARS) shown = foldable(shown, text.length);
   return h(
     "div",
     { class: "meta-row" },
     h("dt", {}, label),
-    h("dd", { class: prose ? "prose" : "" }, h("span", { class: "meta-value" }, text), copyButton(text, label)),
+    h("dd", { class: prose ? "prose" : "" }, shown, copyButton(text, label)),
   );
+}
+
+function foldable(value, length) {
+  value.classList.add("folded");
+  const more = `Show all (${length.toLocaleString("en-US")} characters)`;
+  const toggle = h("button", { type: "button", class: "link-btn", "aria-expanded": "false" }, more);
+  toggle.addEventListener("click", () => {
+    const folded = value.classList.toggle("folded");
+    toggle.setAttribute("aria-expanded", String(!folded));
+    toggle.textContent = folded ? more : "Show less";
+  });
+  return h("div", { class: "meta-value-wrap" }, value, toggle);
 }
 
 function copyButton(text, label) {

@@ -3,11 +3,19 @@
 
 import { $, h } from "./dom.js";
 
+const ACTIVATES = "button, a[href], summary, [role=button], [role=tab], [role=link], [role=menuitem], [role=checkbox], [role=switch]";
+
 export class Hotkeys {
   constructor(helpDialog) {
     this.bindings = [];
+    this.keyboardFocused = null;
     this.help = helpDialog;
     document.addEventListener("keydown", (event) => this.onKey(event));
+    // How focus arrived (:focus-visible cannot tell: any key press makes the focus visible).
+    let lastInput = "keyboard";
+    document.addEventListener("pointerdown", () => (lastInput = "pointer"), true);
+    document.addEventListener("keydown", () => (lastInput = "keyboard"), true);
+    document.addEventListener("focusin", (event) => (this.keyboardFocused = lastInput === "keyboard" ? event.target : null));
   }
 
   // scope: "global" | "gallery" | "viewer"; when(): extra guard evaluated at key time.
@@ -24,6 +32,9 @@ export class Hotkeys {
       target instanceof HTMLSelectElement ||
       target.isContentEditable;
     if (typing && event.key !== "Escape") return;
+    // Enter and Space press the button, link or tab that keyboard focus is on (reached with Tab
+    // or a key); one merely clicked with the mouse keeps them as shortcuts.
+    if ((event.key === "Enter" || event.key === " ") && target === this.keyboardFocused && target.closest(ACTIVATES)) return;
     // Keys inside an open modal dialog belong to the dialog (its own Escape closes it).
     if (document.querySelector("dialog[open]")) return;
     const binding = this.bindings.find((b) => b.keys.includes(event.key) && b.when(event));

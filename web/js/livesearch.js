@@ -1,6 +1,7 @@
 // Live updates for an open search (text, similar, image, prompt/filters): results are ranked, so
-// new images cannot be slid in like the plain gallery does. Count the new images that could match
-// and offer "N new images — refresh results"; re-run by itself only when the user would not lose
+// new images cannot be slid in like the plain gallery does. Count the new images that pass the
+// search's filters (the daemon judges them: album, favourites, model, LoRA, prompt words, ...) and
+// offer "N new images — refresh results"; re-run by itself only when the user would not lose
 // their place (results at the top, no interaction for a moment, no viewer, no selection).
 
 // Tests shorten these through window.__photomapdSearchIdleMs / __photomapdSearchRerunMs.
@@ -10,13 +11,17 @@ const DEBOUNCE_MS = 400;
 const RECHECK_MS = 1000;
 
 export class LiveSearch {
-  // canAuto(): true when re-running now keeps the user's place; refresh(): re-run the search.
-  constructor(pill, scroller, { canAuto, refresh }) {
+  // canAuto(): true when re-running now keeps the user's place; refresh(): re-run the search;
+  // matches(ids): the ids that pass the search's filters (rejects when the daemon cannot tell).
+  constructor(pill, scroller, { canAuto, refresh, matches }) {
     this.pill = pill;
     this.scroller = scroller;
     this.canAuto = canAuto;
     this.refresh = refresh;
-    this.fresh = new Set(); // ids of new images since the results were fetched
+    this.matches = matches;
+    this.fresh = new Set(); // ids of new images since the results were fetched that match
+    this.unchecked = new Set(); // new ids not yet judged against the filters
+    this.generation = 0; // bumped on every reset, so an answer for older results is dropped
     this.unembedded = new Set(); // ids seen without a vector yet: they join results later
     this.lastActivity = performance.now();
     this.lastRun = -Infinity;
@@ -29,7 +34,9 @@ export class LiveSearch {
 
   // The results were (re)fetched: nothing is new relative to them.
   reset() {
+    this.generation += 1;
     this.fresh.clear();
+    this.unchecked.clear();
     clearTimeout(this.timer);
     this.timer = 0;
     this.render();
@@ -55,9 +62,25 @@ export class LiveSearch {
   }
 
   note(id) {
-    if (this.fresh.has(id)) return;
-    this.fresh.add(id);
+    if (this.fresh.has(id) || this.unchecked.has(id)) return;
+    this.unchecked.add(id);
     this.schedule(DEBOUNCE_MS);
+  }
+
+  // One request per debounced burst: keep the new ids the search's filters let through.
+  async judge() {
+    const ids = [...this.unchecked];
+    this.unchecked.clear();
+    const generation = this.generation;
+    let kept = ids;
+    try {
+      kept = await this.matches(ids);
+    } catch {
+      // An older daemon or a failed request: count them all, the re-run shows what matches.
+    }
+    if (generation !== this.generation) return false;
+    for (const id of kept) this.fresh.add(id);
+    return true;
   }
 
   schedule(delay) {
@@ -65,8 +88,11 @@ export class LiveSearch {
     this.timer = setTimeout(() => this.check(), delay);
   }
 
-  check() {
+  async check() {
     this.timer = 0;
+    if (this.unchecked.size && !(await this.judge())) return;
+    if (this.timer) return; // a newer burst scheduled its own check meanwhile
+    this.render();
     if (!this.fresh.size) return;
     const now = performance.now();
     const idle = now - this.lastActivity >= IDLE_MS;

@@ -4,6 +4,8 @@
 import { api } from "./api.js";
 import { $, h, toast } from "./dom.js";
 
+const FILTER_SETTLE_MS = 600;
+
 export class SearchPanel extends EventTarget {
   constructor() {
     super();
@@ -24,6 +26,12 @@ export class SearchPanel extends EventTarget {
   }
 
   emit(patch, options = {}) {
+    if (this.filterTimer) {
+      // A filter change still settling goes along with this one instead of being lost.
+      clearTimeout(this.filterTimer);
+      this.filterTimer = 0;
+      patch = { ...this.readFilters(), ...patch };
+    }
     this.dispatchEvent(new CustomEvent("change", { detail: { patch, ...options } }));
   }
 
@@ -115,15 +123,31 @@ export class SearchPanel extends EventTarget {
     const filters = $("#filters-form");
     filters.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.emit(this.readFilters());
+      this.emitFilters();
     });
     filters.addEventListener("change", (event) => {
-      if (event.target.tagName === "SELECT" || event.target.type === "date" || event.target.type === "checkbox") this.emit(this.readFilters());
+      // Typing a date fires "change" at every complete value (year 0002, 0020, 0202, 2025) and
+      // arrowing through a select at every option: one search (and one history entry) once
+      // the user pauses, not one per step.
+      if (event.target.tagName === "SELECT" || event.target.type === "date") this.emitFilters(FILTER_SETTLE_MS);
+      else if (event.target.type === "checkbox") this.emitFilters();
     });
     $("#filters-clear").addEventListener("click", () => {
+      clearTimeout(this.filterTimer);
+      this.filterTimer = 0;
       filters.reset();
       this.emit({ prompt: "", model: "", lora: "", generator: "", seed: "", ref: false, since: "", until: "" });
     });
+  }
+
+  emitFilters(delay = 0) {
+    clearTimeout(this.filterTimer);
+    this.filterTimer = 0;
+    if (!delay) return this.emit(this.readFilters());
+    this.filterTimer = setTimeout(() => {
+      this.filterTimer = 0;
+      this.emit(this.readFilters());
+    }, delay);
   }
 
   readFilters() {
@@ -143,6 +167,8 @@ export class SearchPanel extends EventTarget {
 
   // Reflect state into the controls (after back/forward or a bookmark).
   render(state, albums) {
+    clearTimeout(this.filterTimer); // back/forward or a bookmark wins over a settling change
+    this.filterTimer = 0;
     this.q.value = state.q;
     this.negative.value = state.negative;
     this.weight.value = String(state.nw);

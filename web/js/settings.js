@@ -41,6 +41,7 @@ export class SettingsDialog {
       device.value = model.device || "auto";
       el.idle_unload_seconds.value = model.idle_unload_seconds ?? 120;
       el.port.value = settings.port ?? "";
+      this.coreSaved = JSON.stringify(this.coreBody());
       core.disabled = false;
     } catch (error) {
       core.disabled = true;
@@ -58,6 +59,7 @@ export class SettingsDialog {
       return;
     }
     this.invokeLoaded = true;
+    this.invokeSaved = JSON.stringify({ url: settings.url || "", username: settings.username || "", board_id: settings.board_id || "" });
     const field = (id, label, input, hint) => h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("small", { class: "muted" }, hint) : null);
     const board = h("select", { id: "i-board", name: "invokeai_board_id" }, h("option", { value: "" }, "Uncategorized"));
     if (settings.board_id) board.append(h("option", { value: settings.board_id, selected: true }, settings.board_id));
@@ -65,7 +67,7 @@ export class SettingsDialog {
     this.invoke.replaceChildren(
       h("legend", {}, "InvokeAI"),
       field("i-url", "InvokeAI URL", h("input", { id: "i-url", name: "invokeai_url", type: "url", value: settings.url || "", placeholder: "http://127.0.0.1:9090" })),
-      h("div", { class: "field field--row" },
+      h("div", { class: "field field--row field--top" },
         field("i-user", "Username (multi-user servers)", h("input", { id: "i-user", name: "invokeai_username", value: settings.username || "", autocomplete: "off" })),
         field("i-password", "Password", h("input", { id: "i-password", name: "invokeai_password", type: "password", autocomplete: "new-password", placeholder: settings.has_password ? "stored (leave empty to keep)" : "" }), settings.password_storage ? `kept in ${settings.password_storage}` : ""),
       ),
@@ -87,25 +89,21 @@ export class SettingsDialog {
     event.preventDefault();
     const el = this.form.elements;
     const messages = [];
-    if (!$("#core-settings", this.dialog).disabled) {
-      const body = {
-        model: {
-          name: el.model_name.value.trim(),
-          pretrained: el.model_pretrained.value.trim(),
-          device: el.model_device.value,
-          idle_unload_seconds: Number(el.idle_unload_seconds.value),
-        },
-        port: Number(el.port.value),
-      };
+    // Only the sections the user changed are saved, so the message talks about those alone
+    // (saving the InvokeAI section also re-checks the connection, which may take seconds).
+    const coreBody = this.coreBody();
+    if (!$("#core-settings", this.dialog).disabled && JSON.stringify(coreBody) !== this.coreSaved) {
       try {
-        const result = await api.saveSettings(body);
+        const result = await api.saveSettings(coreBody);
+        this.coreSaved = JSON.stringify(coreBody);
         messages.push(result && result.restart_needed ? "Saved. Restart photomapd for the new port to take effect." : "Settings saved.");
       } catch (error) {
         messages.push(sentence(`Settings not saved: ${error.message}`));
       }
     }
-    if (this.invokeLoaded) {
-      const body = { url: el.invokeai_url.value.trim(), username: el.invokeai_username.value.trim(), board_id: el.invokeai_board_id.value };
+    const invokeBody = this.invokeLoaded ? { url: el.invokeai_url.value.trim(), username: el.invokeai_username.value.trim(), board_id: el.invokeai_board_id.value } : null;
+    if (invokeBody && (el.invokeai_password.value || JSON.stringify(invokeBody) !== this.invokeSaved)) {
+      const body = { ...invokeBody };
       if (el.invokeai_password.value) body.password = el.invokeai_password.value; // empty keeps the stored one
       try {
         const saved = await api.saveInvokeaiSettings(body);
@@ -115,8 +113,22 @@ export class SettingsDialog {
         messages.push(sentence(`InvokeAI settings not saved: ${error.message}`));
       }
     }
+    if (!messages.length) messages.push("Nothing to save: no setting was changed.");
     this.notice.textContent = messages.join(" ");
     toast(messages.join(" "));
+  }
+
+  coreBody() {
+    const el = this.form.elements;
+    return {
+      model: {
+        name: el.model_name.value.trim(),
+        pretrained: el.model_pretrained.value.trim(),
+        device: el.model_device.value,
+        idle_unload_seconds: Number(el.idle_unload_seconds.value),
+      },
+      port: Number(el.port.value),
+    };
   }
 }
 

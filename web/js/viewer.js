@@ -112,9 +112,12 @@ export class Viewer extends EventTarget {
       this.restoreFocus = document.activeElement;
       this.root.hidden = false;
       document.body.classList.add("viewer-open");
+      setPageInert(true);
     }
     this.show(index);
-    $("#viewer-close", this.root).focus({ preventScroll: true });
+    // The dialog itself takes focus (screen readers announce "Image viewer"; Tab reaches Close
+    // first), so Space and Enter stay the slideshow and viewer shortcuts.
+    if (!this.root.contains(document.activeElement)) this.root.focus({ preventScroll: true });
   }
 
   close() {
@@ -122,6 +125,7 @@ export class Viewer extends EventTarget {
     this.stopSlideshow();
     this.root.hidden = true;
     document.body.classList.remove("viewer-open");
+    setPageInert(false);
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     this.dispatchEvent(new CustomEvent("close", { detail: { index: this.index } }));
     if (this.restoreFocus && this.restoreFocus.focus) this.restoreFocus.focus({ preventScroll: true });
@@ -150,6 +154,7 @@ export class Viewer extends EventTarget {
     }
     this.image.alt = image.name || `Image ${image.id}`;
     this.caption.textContent = image.name || "";
+    this.caption.title = image.name || ""; // the whole name when the toolbar cuts it short
     document.title = `${image.name || `Image ${image.id}`} · photomapd`;
     this.position.textContent = `${index + 1} / ${this.set.total}`;
     this.renderFavourite();
@@ -351,4 +356,10 @@ async function pngBlob(url) {
   return new Promise((resolve, reject) =>
     canvas.toBlob((png) => (png ? resolve(png) : reject(new Error("encode failed"))), "image/png"),
   );
+}
+
+// The viewer is modal: Tab must cycle through its controls, never reach the page hidden behind
+// it (dialogs and toasts opened over the viewer stay usable: they are not part of the page).
+function setPageInert(inert) {
+  for (const part of document.querySelectorAll(".skip-link, .topbar, .layout")) part.inert = inert;
 }
