@@ -49,13 +49,22 @@ class CredentialStore:
 
     @property
     def warning(self) -> str | None:
-        """What the UI shows next to the password field; None when the keyring holds it."""
+        """What the UI shows next to a stored password; None when the keyring holds it."""
+        return self.storage_warning(stored=True)
+
+    def storage_warning(self, stored: bool) -> str | None:
+        """The warning for the settings panel, worded for whether a password is stored yet."""
         if self._use_keyring:
             return None
+        where = (
+            f"the password is stored in {self.fallback_path}"
+            if stored
+            else f"a password you enter will be stored in {self.fallback_path}"
+        )
         return (
-            f"No system keyring is available, so the password is stored in {self.fallback_path} "
-            "(readable only by your user account, but not encrypted). Install a keyring service "
-            "such as GNOME Keyring or KWallet to keep it encrypted."
+            f"No system keyring is available, so {where} (readable only by your user account, "
+            "but not encrypted). Install a keyring service such as GNOME Keyring or KWallet to "
+            "keep it encrypted."
         )
 
     @property

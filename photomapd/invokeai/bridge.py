@@ -89,7 +89,7 @@ class InvokeAIBridge:
             "board_id": self.settings.board_id,
             "has_password": has_password,
             "password_storage": self.credentials.backend_name,
-            "password_warning": self.credentials.warning,
+            "password_warning": self.credentials.storage_warning(stored=has_password),
         }
 
     async def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,10 @@ async def test_settings_defaults_and_url_messages(running) -> None:
     status, settings = await running.get("/api/invokeai/settings")
     assert status == 200
     assert settings["url"] is None and settings["has_password"] is False
-    assert "No system keyring is available" in settings["password_warning"]
+    assert (
+        "No system keyring is available, so a password you enter will be stored in"
+        in (settings["password_warning"])
+    ), "no password is stored yet: the warning must not say one is"
     for url, message in [
         ("file:///etc", "InvokeAI URL must use http:// or https://"),
         ("http://", "InvokeAI URL must include a host"),

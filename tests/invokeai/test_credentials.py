@@ -64,6 +64,8 @@ def test_fail_and_null_backends_fall_back_to_a_0600_file(tmp_path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert store.get("invokeai") == SECRET
         assert str(path) in store.warning and "not encrypted" in store.warning
+        assert "the password is stored in" in store.warning
+        assert "a password you enter will be stored in" in store.storage_warning(stored=False)
         # A new store (daemon restart) reads it back.
         assert CredentialStore(folder, backend).get("invokeai") == SECRET
         store.delete("invokeai")
