@@ -20,6 +20,44 @@ async def test_foreign_host_header_is_refused(tmp_path: Path, make_config, start
         assert status == 200, host
 
 
+async def test_dns_names_that_merely_start_with_127_are_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    # "127.evil.example" is an attacker's DNS name (rebinding to 127.0.0.1), not a loopback IP.
+    running = await start_daemon(make_config(tmp_path / "images"))
+    for host in ("127.evil.example:8050", "127.0.0.1.evil.example", "localhost.evil.example"):
+        status, body = await running.get("/api/status", headers={"Host": host})
+        assert status == 403, host
+        assert body["error"]["code"] == "forbidden_host"
+    status, _ = await running.get("/api/status", headers={"Host": "127.0.0.2:8050"})
+    assert status == 200
+
+
+async def test_lan_mode_needs_the_token_for_foreign_host_names_even_from_loopback(
+    tmp_path: Path, make_config, start_daemon
+):
+    # In LAN mode any Host is allowed (the machine's own names and addresses), and pages on this
+    # machine skip the token; a DNS-rebinding page also connects from 127.0.0.1, so only loopback
+    # names may skip it.
+    config = make_config(tmp_path / "images")
+    config.host, config.token = "0.0.0.0", "secret-token"
+    running = await start_daemon(config)
+    url = running.url.replace("0.0.0.0", "127.0.0.1")
+    rebinding = {"Host": "evil.example:8050", "Origin": "http://evil.example:8050"}
+    async with running.session.get(url + "/api/status", headers=rebinding) as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "token_required"
+    async with running.session.post(url + "/api/albums/reindex", headers=rebinding) as response:
+        assert response.status == 401
+    for headers in (
+        {"Host": "127.0.0.1:8050"},
+        {"Host": "localhost:8050"},
+        {**rebinding, "Authorization": "Bearer secret-token"},
+    ):
+        async with running.session.get(url + "/api/status", headers=headers) as response:
+            assert response.status == 200, headers
+
+
 async def test_cross_origin_writes_are_refused(tmp_path: Path, make_config, start_daemon):
     folder = tmp_path / "new"
     folder.mkdir()
