@@ -99,6 +99,24 @@ async def test_files_only_by_id_never_by_path(tmp_path: Path, make_config, start
     assert status == 404 and body["error"]["code"] == "image_not_found"
 
 
+async def test_image_ids_beyond_sqlite_integers_are_not_found_not_server_errors(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    huge = "99999999999999999999999"
+    for path in ("", "/file", "/thumbnail", "/similar", "/metadata", "/exif", "/invokeai"):
+        status, body = await running.get(f"/api/images/{huge}{path}")
+        assert status == 404, (path, body)
+        assert body["error"]["code"] == "image_not_found"
+    status, body = await running.send("PUT", f"/api/images/{huge}/favourite")
+    assert status == 404
+    status, body = await running.get("/api/images/%C2%B2")  # "²" passes str.isdigit()
+    assert status == 400 and body["error"]["code"] == "invalid_image_id"
+    for ids in ([int(huge)], [True]):
+        status, body = await running.send("POST", "/api/images/zip", json={"ids": ids})
+        assert status == 400 and body["error"]["code"] == "invalid_ids", ids
+
+
 async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start_daemon):
     running = await start_daemon(make_config())
     status, error = await running.send(
