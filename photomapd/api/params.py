@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +13,18 @@ from photomapd.api.errors import BadRequest, NotFound
 def int_param(
     request: web.Request, name: str, default: int, low: int = 0, high: int = 10_000
 ) -> int:
-    raw = request.query.get(name)
+    return int_value(request.query, name, default, low, high)
+
+
+def float_param(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    return float_value(request.query, name, default, low, high)
+
+
+def int_value(
+    values: Mapping[str, str], name: str, default: int, low: int = 0, high: int = 10_000
+) -> int:
+    """`name` from query or form fields as an int in [low, high]; BadRequest names the field."""
+    raw = values.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -24,8 +36,10 @@ def int_param(
     return value
 
 
-def float_param(request: web.Request, name: str, default: float, low: float, high: float) -> float:
-    raw = request.query.get(name)
+def float_value(
+    values: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    raw = values.get(name)
     if raw is None or raw == "":
         return default
     try:

@@ -233,3 +233,85 @@ async def test_port_in_use_is_reported(tmp_path: Path, make_config, start_daemon
     with pytest.raises(StartupError, match=f"port {port} .* already in use"):
         await Daemon(config).start()
     await asyncio.sleep(0)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height: Pillow refuses it as a decompression bomb on open."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+async def test_search_upload_errors_name_the_problem(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, body = await running.send("POST", "/api/search", json={"q": "cat"})
+    assert status == 400 and body["error"]["code"] == "invalid_content_type"
+    assert "GET /api/search?q=" in body["error"]["message"]
+    status, body = await running.send(
+        "POST", "/api/search", data=b"cat", headers={"Content-Type": "text/plain"}
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_content_type"
+
+    form = aiohttp.FormData()
+    form.add_field("image", _png_header_only(30_000, 30_000), filename="bomb.png")
+    status, body = await running.send("POST", "/api/search", data=form)
+    assert status == 400 and body["error"]["code"] == "image_too_large"
+    assert "too many pixels" in body["error"]["message"]
+
+    for field, value, words in (
+        ("limit", "-1", "limit must be between 1 and 500"),
+        ("offset", "99999999", "offset must be between 0 and 10000"),
+        ("image_weight", "abc", "image_weight must be a number, got 'abc'"),
+        ("negative_weight", "7", "negative_weight must be between 0.0 and 2.0"),
+    ):
+        form = aiohttp.FormData()
+        form.add_field("q", "cat")
+        form.add_field(field, value)
+        status, body = await running.send("POST", "/api/search", data=form)
+        assert status == 400 and body["error"]["message"] == words, (field, body)
+
+    form = aiohttp.FormData()
+    form.add_field("image", b"plain text", filename="x.png")
+    status, body = await running.send("POST", "/api/search", data=form)
+    assert status == 400 and "BytesIO" not in body["error"]["message"]
+    assert "upload a PNG, JPEG" in body["error"]["message"]
+
+
+async def test_oversized_search_upload_is_refused_before_it_is_all_read(
+    tmp_path: Path, make_config, start_daemon
+):
+    # The daemon must not hold a whole multi-gigabyte upload in memory to find it too big: it
+    # answers once 50 MB have arrived, although the client announced (and would send) far more.
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = int(running.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    boundary = "qa-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    writer.write(
+        (
+            "POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {4 * 1024**3}\r\n\r\n"
+        ).encode()
+        + head
+    )
+    block = b"\0" * (1024 * 1024)
+    try:
+        for _ in range(52):
+            writer.write(block)
+            await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=20)
+        assert b" 400 " in status_line, status_line
+        rest = await asyncio.wait_for(reader.read(4096), timeout=5)
+        assert b"image_too_large" in rest
+    finally:
+        writer.close()
