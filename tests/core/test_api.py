@@ -163,6 +163,42 @@ async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start
     assert status == 404 and error["error"]["code"] == "album_not_found"
 
 
+async def test_album_edge_cases_are_clear_errors(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    # "all" is the pseudo-album of every album (GET /api/albums/all/images, the UI's "All
+    # albums"): an album with that key could never be browsed on its own.
+    status, body = await running.send(
+        "POST", "/api/albums", json={"name": "x", "key": "all", "folders": [str(folder)]}
+    )
+    assert status == 400 and "reserved" in body["error"]["message"]
+    status, album = await running.send(
+        "POST", "/api/albums", json={"name": "All", "folders": [str(folder)]}
+    )
+    assert status == 201 and album["key"] == "all-album"
+    status, body = await running.send(
+        "POST", "/api/albums", json={"name": "x", "key": 5, "folders": [str(folder)]}
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_album_key"
+    status, body = await running.send(
+        "POST", "/api/albums", json={"name": "All", "folders": [str(folder)]}
+    )
+    assert status == 409 and "choose another name" in body["error"]["message"]
+    for name in ("", "   ", 7, ["a"]):
+        status, body = await running.send("PATCH", "/api/albums/all-album", json={"name": name})
+        assert status == 400 and body["error"]["code"] == "missing_name", name
+    _, album = await running.get("/api/albums/all-album")
+    assert album["name"] == "All"
+    # The same folder twice (also spelled differently) is one folder.
+    status, album = await running.send(
+        "POST",
+        "/api/albums",
+        json={"name": "Twice", "folders": [str(folder), str(folder) + "/", str(folder / ".")]},
+    )
+    assert status == 201 and [f["path"] for f in album["folders"]] == [str(folder)]
+
+
 async def test_status_shape(tmp_path: Path, make_config, start_daemon):
     running = await start_daemon(make_config(tmp_path / "images"))
     status, body = await running.get("/api/status")
