@@ -235,9 +235,9 @@ def _apply_document(config: Config, raw: dict[str, Any]) -> None:
 
 
 def port_number(value: Any) -> int:
-    """A TCP port from config, environment or command line: a whole number 1-65535."""
+    """A TCP port from config, environment or command line; 0 = any free port (tests)."""
     number = _whole_number(value)
-    if not 1 <= number <= 65535:
+    if not 0 <= number <= 65535:
         raise ValueError(f"a port is a whole number from 1 to 65535, not {number}")
     return number
 
