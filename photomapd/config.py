@@ -85,6 +85,9 @@ class Config:
     albums: list[AlbumConfig] = field(default_factory=list)
     invokeai: dict[str, Any] = field(default_factory=dict)
     invokeai_root: Path | None = None
+    # The host as config.toml has it. `--host`/PHOTOMAPD_HOST change `host` for this run only:
+    # one `run --host 0.0.0.0` must not leave LAN mode on for every later start.
+    saved_host: str = field(default=DEFAULT_HOST, compare=False, repr=False)
 
     @property
     def config_path(self) -> Path:
@@ -129,7 +132,7 @@ class Config:
         """Write the TOML atomically so a crash never leaves half a config."""
         self.ensure_dirs()
         document: dict[str, Any] = {
-            "server": {"host": self.host, "port": self.port},
+            "server": {"host": self.saved_host, "port": self.port},
             "model": asdict(self.model),
             "albums": [album.to_toml() for album in self.albums],
         }
@@ -206,7 +209,7 @@ def _apply_document(config: Config, raw: dict[str, Any]) -> None:
     """Apply config.toml; a value of the wrong type is a ConfigError naming the key."""
     server = _table(raw, "server")
     if "host" in server:
-        config.host = _value(server, "server", "host", _text)
+        config.host = config.saved_host = _value(server, "server", "host", _text)
     if "port" in server:
         config.port = _value(server, "server", "port", port_number)
     model = _table(raw, "model")

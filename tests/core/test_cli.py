@@ -187,3 +187,30 @@ async def test_index_and_remove_while_the_daemon_runs(
         run_cli, tmp_path / "cli-data", tiny_clip, "albums", "remove", "../x", port=port
     )
     assert result.returncode == 1 and "no album with key '../x'" in result.stderr
+
+
+def test_run_host_is_for_this_run_only_not_saved_to_config_toml(tmp_path: Path, tiny_clip):
+    # A one-off `run --host 0.0.0.0 FOLDER` saved LAN mode into config.toml with the new album,
+    # so every later plain start (autostart) listened on the network.
+    images = tmp_path / "images"
+    images.mkdir()
+    with socket.socket() as busy:  # the run stops at the bind, after saving the album
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(
+            tmp_path / "data",
+            tiny_clip,
+            "run",
+            "--headless",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            str(images),
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    saved = (tmp_path / "data" / "config.toml").read_text()
+    assert str(images) in saved
+    assert 'host = "127.0.0.1"' in saved and "0.0.0.0" not in saved
