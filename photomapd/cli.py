@@ -215,7 +215,11 @@ def ensure_default_albums(config: Config, folders: list[str], root: str | None) 
     for folder in folders:
         path = Path(folder).expanduser().resolve()
         if not path.is_dir():
-            raise AlbumError("folder_missing", f"folder {folder} does not exist or is not a folder")
+            raise AlbumError(
+                "folder_missing",
+                f"folder {folder} does not exist or is not a folder; check the path (and that "
+                "its drive is mounted)",
+            )
         if path in known:
             continue
         key = config.unique_key(key_from_name(path.name))
@@ -365,6 +369,11 @@ async def _albums_offline(args: argparse.Namespace, config: Config) -> int:
     if args.album_command == "list":
         for album in config.albums:
             print(f"{album.key}\t{album.name}\t{', '.join(map(str, album.folders))}")
+        if not config.albums:
+            print(
+                "photomapd: no albums yet; add one with `photomapd albums add NAME FOLDER`",
+                file=sys.stderr,
+            )
         return 0
     if args.album_command == "add":
         key = args.key or config.unique_key(key_from_name(args.name))
@@ -506,4 +515,10 @@ def command_search(args: argparse.Namespace, config: Config) -> int:
     else:
         for hit in results:
             print(f"{hit['score']:.3f}\t{hit['image']['path']}")
+        if not results:  # on stderr: stdout stays one result per line for scripts
+            print(
+                "photomapd: no matches; nothing indexed yet? `photomapd albums list` shows the "
+                "albums and their counts",
+                file=sys.stderr,
+            )
     return 0

@@ -120,6 +120,12 @@ class Daemon:
                     f"port {self.config.port} on {self.config.host} is already in use (another "
                     "photomapd or another program); stop it, or start with --port N"
                 ) from error
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise StartupError(
+                    f"cannot listen on {self.config.host}: it is not an address of this machine; "
+                    "use one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (LAN "
+                    "mode), with --host or server.host in config.toml"
+                ) from error
             raise StartupError(
                 f"cannot listen on {self.config.host}:{self.config.port}: {error}"
             ) from error

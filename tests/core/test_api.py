@@ -351,3 +351,14 @@ async def test_oversized_search_upload_is_refused_before_it_is_all_read(
         assert b"image_too_large" in rest
     finally:
         writer.close()
+
+
+async def test_a_host_that_is_not_this_machine_says_what_to_use(tmp_path: Path, make_config):
+    import pytest
+
+    from photomapd.daemon import Daemon, StartupError
+
+    config = make_config(data_dir=tmp_path / "data")
+    config.host = "203.0.113.7"  # TEST-NET-3: never an address of this machine
+    with pytest.raises(StartupError, match="not an address of this machine; use one of its"):
+        await Daemon(config).start()

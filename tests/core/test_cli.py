@@ -214,3 +214,14 @@ def test_run_host_is_for_this_run_only_not_saved_to_config_toml(tmp_path: Path, 
     saved = (tmp_path / "data" / "config.toml").read_text()
     assert str(images) in saved
     assert 'host = "127.0.0.1"' in saved and "0.0.0.0" not in saved
+
+
+def test_empty_results_and_no_albums_say_so(tmp_path: Path, tiny_clip):
+    # Both printed nothing at all, leaving a first-time user guessing.
+    data = tmp_path / "data"
+    result = run_cli(data, tiny_clip, "albums", "list")
+    assert result.returncode == 0 and result.stdout == ""
+    assert "no albums yet; add one with `photomapd albums add NAME FOLDER`" in result.stderr
+    result = run_cli(data, tiny_clip, "search", "a cat")
+    assert result.returncode == 0 and result.stdout == ""
+    assert "no matches" in result.stderr
