@@ -71,7 +71,7 @@ class AlbumConfig:
             exclude=[str(pattern) for pattern in raw.get("exclude", [])],
             boards=[str(board) for board in raw.get("boards", [])],
         )
-        validate_album_key(album.key)
+        validate_album_key(album.key, new=False)
         return album
 
 
@@ -161,13 +161,15 @@ def key_from_name(name: str) -> str:
     return key or "album"
 
 
-def validate_album_key(key: str) -> None:
+def validate_album_key(key: str, new: bool = True) -> None:
+    """A new key must not be reserved; one already in config.toml (from before "all" was
+    reserved) is kept, so that start-up never fails over it."""
     if not isinstance(key, str) or not ALBUM_KEY_PATTERN.match(key):
         raise ConfigError(
             f"album key {key!r} is invalid: use 1-64 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"
         )
-    if key in RESERVED_ALBUM_KEYS:
+    if new and key in RESERVED_ALBUM_KEYS:
         raise ConfigError(
             f"album key {key!r} is reserved (GET /api/albums/{key}/images means every album); "
             "choose another key"

@@ -225,3 +225,12 @@ def test_empty_results_and_no_albums_say_so(tmp_path: Path, tiny_clip):
     result = run_cli(data, tiny_clip, "search", "a cat")
     assert result.returncode == 0 and result.stdout == ""
     assert "no matches" in result.stderr
+
+
+def test_an_album_keyed_all_from_before_it_was_reserved_still_loads(tmp_path: Path):
+    from photomapd.config import load_config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text(f'[[albums]]\nkey = "all"\nfolders = ["{tmp_path}"]\n')
+    assert [album.key for album in load_config(data).albums] == ["all"]
