@@ -18,6 +18,7 @@ from photomapd.albums import AlbumService
 from photomapd.board_sync import BoardSync
 from photomapd.config import Config
 from photomapd.events import EventBus
+from photomapd.instance_lock import DataFolderInUse, InstanceLock
 from photomapd.pipeline import Pipeline
 from photomapd.preparation import MetadataReader, default_metadata_reader
 from photomapd.search import Searcher
@@ -71,6 +72,7 @@ class Daemon:
         self.url = f"http://{config.host}:{config.port}"
         self.stop_requested = asyncio.Event()
         self.extensions: dict[str, Any] = {}
+        self.instance_lock = InstanceLock(config.data_dir)
 
     def make_embedder(self, name: str, pretrained: str) -> Any:
         """The model in a worker process (default: the daemon never imports torch), or in this
@@ -90,8 +92,13 @@ class Daemon:
 
         self.config.ensure_dirs()
         try:
+            self.instance_lock.acquire()
+        except DataFolderInUse as error:
+            raise StartupError(str(error)) from error
+        try:
             await self.store.open()
         except SQLiteTooOld as error:
+            self.instance_lock.release()
             raise StartupError(str(error)) from error
         await self.vectors.sync(self.store)
         model_history.remember(
@@ -154,6 +161,7 @@ class Daemon:
             await self.runner.cleanup()
             self.runner = None
         await self.store.close()
+        self.instance_lock.release()
 
     async def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

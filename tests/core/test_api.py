@@ -362,3 +362,26 @@ async def test_a_host_that_is_not_this_machine_says_what_to_use(tmp_path: Path, 
     config.host = "203.0.113.7"  # TEST-NET-3: never an address of this machine
     with pytest.raises(StartupError, match="not an address of this machine; use one of its"):
         await Daemon(config).start()
+
+
+async def test_a_second_daemon_on_the_same_data_folder_is_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    # On another port it used to start and write the same vector cache and config.toml.
+    import os
+
+    import pytest
+
+    from photomapd.daemon import Daemon, StartupError
+
+    data = tmp_path / "data"
+    running = await start_daemon(make_config(tmp_path / "images", data_dir=data))
+    second = Daemon(make_config(data_dir=data))
+    with pytest.raises(StartupError, match=f"process {os.getpid()}.* data folder {data}; stop"):
+        await second.start()
+    status, _ = await running.get("/api/status")
+    assert status == 200  # the first one is untouched
+    await running.daemon.stop()
+    again = Daemon(make_config(data_dir=data))
+    await again.start()  # the lock went with the first daemon
+    await again.stop()
