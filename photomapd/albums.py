@@ -125,7 +125,10 @@ class AlbumService:
         except ConfigError as error:
             raise AlbumError("invalid_album_key", str(error)) from error
         if self.config.album(key):
-            raise AlbumError("album_exists", f"an album with key {key!r} already exists")
+            raise AlbumError(
+                "album_exists",
+                f"an album with key {key!r} already exists; choose another name (or key)",
+            )
         if boards:
             if folders:
                 raise AlbumError(
@@ -200,7 +203,8 @@ class AlbumService:
                     f"folder {folder} does not exist or is not a folder; check the path "
                     "(and that its drive is mounted)",
                 )
-            resolved.append(path.resolve())
+            if path.resolve() not in resolved:  # the same folder twice would be watched twice
+                resolved.append(path.resolve())
         return resolved
 
     async def start(self, album: AlbumConfig) -> None:

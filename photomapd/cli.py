@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import photomapd
 from photomapd.config import (
@@ -25,7 +26,9 @@ from photomapd.config import (
     ConfigError,
     key_from_name,
     load_config,
+    port_number,
     resolve_data_dir,
+    validate_album_key,
 )
 from photomapd.discovery import find_invokeai_root
 
@@ -48,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--host", help="address to bind (default 127.0.0.1; 0.0.0.0 = LAN mode, needs a token)"
     )
-    run.add_argument("--port", type=int, help="port (default 8050)")
+    run.add_argument("--port", type=_port_argument, help="port (default 8050)")
     run.add_argument(
         "--root", help="InvokeAI root folder (default: INVOKEAI_ROOT, then ~/invokeai)"
     )
@@ -100,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     if cli_desktop is not None:
         cli_desktop.add_subcommands(commands)
     return parser
+
+
+def _port_argument(text: str) -> int:
+    try:
+        return port_number(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def setup_logging(config: Config | None, verbose: bool) -> None:
@@ -205,10 +215,14 @@ def ensure_default_albums(config: Config, folders: list[str], root: str | None) 
     for folder in folders:
         path = Path(folder).expanduser().resolve()
         if not path.is_dir():
-            raise AlbumError("folder_missing", f"folder {folder} does not exist or is not a folder")
+            raise AlbumError(
+                "folder_missing",
+                f"folder {folder} does not exist or is not a folder; check the path (and that "
+                "its drive is mounted)",
+            )
         if path in known:
             continue
-        key = _unique_key(config, key_from_name(path.name))
+        key = config.unique_key(key_from_name(path.name))
         config.albums.append(AlbumConfig(key, path.name, [path]))
         changed = True
     if config.invokeai_root is None or root:
@@ -243,13 +257,6 @@ def ensure_default_albums(config: Config, folders: list[str], root: str | None) 
         config.save()
 
 
-def _unique_key(config: Config, key: str) -> str:
-    candidate, number = key, 2
-    while config.album(candidate):
-        candidate, number = f"{key}-{number}", number + 1
-    return candidate
-
-
 # --- talking to a running daemon -----------------------------------------------------------
 
 
@@ -269,22 +276,43 @@ def api_call(
         request.add_header("Authorization", f"Bearer {config.token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"null")
+            raw = response.read()
     except urllib.error.HTTPError as error:
         try:
             message = json.loads(error.read())["error"]["message"]
         except (ValueError, KeyError, TypeError):
-            message = str(error)
+            raise NotPhotomapdError(_not_photomapd(config, f"HTTP {error.code}")) from error
         raise RuntimeError(message) from error
     except (urllib.error.URLError, OSError) as error:
         raise ConnectionError(str(error)) from error
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as error:
+        raise NotPhotomapdError(_not_photomapd(config, "an answer that is not JSON")) from error
+
+
+class NotPhotomapdError(ConnectionError):
+    """Something answers on the configured port, but it is not photomapd."""
+
+
+def _not_photomapd(config: Config, what: str) -> str:
+    return (
+        f"another program answers on port {config.port} ({what}), not photomapd; start "
+        "photomapd with --port N, or set PHOTOMAPD_PORT (or server.port in config.toml) to the "
+        "port photomapd uses"
+    )
 
 
 def command_status(args: argparse.Namespace, config: Config) -> int:
     try:
         status = api_call(config, "GET", "/api/status", timeout=5)
-    except ConnectionError:
+    except ConnectionError as error:
         print(f"photomapd is not running on port {config.port} (data folder: {config.data_dir})")
+        if isinstance(error, NotPhotomapdError):
+            print(error)
+        return 1
+    except RuntimeError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
         return 1
     model, indexing = status["model"], status["indexing"]
     print(f"photomapd {status['version']} at {status['url']} — {status['total_images']} images")
@@ -332,7 +360,7 @@ def _albums_via_api(args: argparse.Namespace, config: Config) -> int:
         album = api_call(config, "POST", "/api/albums", body)
         print(f"added album {album['key']}; indexing started")
     else:
-        api_call(config, "DELETE", f"/api/albums/{args.key}")
+        api_call(config, "DELETE", f"/api/albums/{quote(args.key, safe='')}")
         print(f"removed album {args.key}")
     return 0
 
@@ -341,9 +369,19 @@ async def _albums_offline(args: argparse.Namespace, config: Config) -> int:
     if args.album_command == "list":
         for album in config.albums:
             print(f"{album.key}\t{album.name}\t{', '.join(map(str, album.folders))}")
+        if not config.albums:
+            print(
+                "photomapd: no albums yet; add one with `photomapd albums add NAME FOLDER`",
+                file=sys.stderr,
+            )
         return 0
     if args.album_command == "add":
-        key = args.key or _unique_key(config, key_from_name(args.name))
+        key = args.key or config.unique_key(key_from_name(args.name))
+        try:
+            validate_album_key(key)
+        except ConfigError as error:
+            print(f"photomapd: {error}", file=sys.stderr)
+            return 1
         if args.boards:
             return _add_board_album_offline(args, config, key)
         folders = [Path(folder).expanduser().resolve() for folder in args.folders]
@@ -404,17 +442,44 @@ def command_index(args: argparse.Namespace, config: Config) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     folder = Path(args.folder).expanduser().resolve()
     if not folder.is_dir():
-        print(f"photomapd: {args.folder} is not a folder", file=sys.stderr)
+        print(
+            f"photomapd: {args.folder} does not exist or is not a folder; give the folder "
+            "that holds the images",
+            file=sys.stderr,
+        )
         return 1
-    return asyncio.run(_index_once(config, folder, args.album))
+    try:
+        status = api_call(config, "GET", "/api/status", timeout=5)
+    except ConnectionError:
+        status = None
+    except RuntimeError:  # photomapd answered, with an error (a LAN-mode token, say)
+        status = {}
+    if status is not None:
+        # A second writer beside the daemon: its config would drop this album at its next save,
+        # and its vector index would not see these images.
+        print(
+            f"photomapd: the daemon is running ({status.get('url') or config.port}) "
+            "and indexes folders itself, live: add this one with `photomapd albums add NAME "
+            f"{folder}`, or stop the daemon before `photomapd index`",
+            file=sys.stderr,
+        )
+        return 1
+    from photomapd.one_shot import album_for_folder
+
+    try:
+        album = album_for_folder(config, folder, args.album)
+    except ConfigError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    return asyncio.run(_index_once(config, album))
 
 
-async def _index_once(config: Config, folder: Path, key: str | None) -> int:
+async def _index_once(config: Config, album: AlbumConfig) -> int:
     from photomapd.daemon import Daemon
     from photomapd.one_shot import index_folder_once
 
     daemon = Daemon(config)
-    return await index_folder_once(daemon, folder, key)
+    return await index_folder_once(daemon, album)
 
 
 def command_search(args: argparse.Namespace, config: Config) -> int:
@@ -450,4 +515,10 @@ def command_search(args: argparse.Namespace, config: Config) -> int:
     else:
         for hit in results:
             print(f"{hit['score']:.3f}\t{hit['image']['path']}")
+        if not results:  # on stderr: stdout stays one result per line for scripts
+            print(
+                "photomapd: no matches; nothing indexed yet? `photomapd albums list` shows the "
+                "albums and their counts",
+                file=sys.stderr,
+            )
     return 0

@@ -23,6 +23,8 @@ CONFIG_FILE_NAME = "config.toml"
 DEFAULT_PORT = 8050
 DEFAULT_HOST = "127.0.0.1"
 ALBUM_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# "all" is the API's and the UI's pseudo-album of every album together.
+RESERVED_ALBUM_KEYS = frozenset({"all"})
 
 
 class ConfigError(ValueError):
@@ -69,7 +71,7 @@ class AlbumConfig:
             exclude=[str(pattern) for pattern in raw.get("exclude", [])],
             boards=[str(board) for board in raw.get("boards", [])],
         )
-        validate_album_key(album.key)
+        validate_album_key(album.key, new=False)
         return album
 
 
@@ -83,6 +85,9 @@ class Config:
     albums: list[AlbumConfig] = field(default_factory=list)
     invokeai: dict[str, Any] = field(default_factory=dict)
     invokeai_root: Path | None = None
+    # The host as config.toml has it. `--host`/PHOTOMAPD_HOST change `host` for this run only:
+    # one `run --host 0.0.0.0` must not leave LAN mode on for every later start.
+    saved_host: str = field(default=DEFAULT_HOST, compare=False, repr=False)
 
     @property
     def config_path(self) -> Path:
@@ -111,6 +116,14 @@ class Config:
     def album(self, key: str) -> AlbumConfig | None:
         return next((album for album in self.albums if album.key == key), None)
 
+    def unique_key(self, key: str) -> str:
+        """`key`, or `key-2`, `key-3`, ... when an album has it already."""
+        candidate, number = key, 2
+        while self.album(candidate):
+            suffix = f"-{number}"
+            candidate, number = key[: 64 - len(suffix)] + suffix, number + 1
+        return candidate
+
     def ensure_dirs(self) -> None:
         for folder in (self.data_dir, self.cache_dir, self.thumbnails_dir, self.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -119,7 +132,7 @@ class Config:
         """Write the TOML atomically so a crash never leaves half a config."""
         self.ensure_dirs()
         document: dict[str, Any] = {
-            "server": {"host": self.host, "port": self.port},
+            "server": {"host": self.saved_host, "port": self.port},
             "model": asdict(self.model),
             "albums": [album.to_toml() for album in self.albums],
         }
@@ -143,14 +156,23 @@ class AlbumError(Exception):
 
 def key_from_name(name: str) -> str:
     key = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
+    if key in RESERVED_ALBUM_KEYS:
+        return f"{key}-album"
     return key or "album"
 
 
-def validate_album_key(key: str) -> None:
-    if not ALBUM_KEY_PATTERN.match(key):
+def validate_album_key(key: str, new: bool = True) -> None:
+    """A new key must not be reserved; one already in config.toml (from before "all" was
+    reserved) is kept, so that start-up never fails over it."""
+    if not isinstance(key, str) or not ALBUM_KEY_PATTERN.match(key):
         raise ConfigError(
             f"album key {key!r} is invalid: use 1-64 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"
+        )
+    if new and key in RESERVED_ALBUM_KEYS:
+        raise ConfigError(
+            f"album key {key!r} is reserved (GET /api/albums/{key}/images means every album); "
+            "choose another key"
         )
 
 
@@ -177,29 +199,126 @@ def load_config(data_dir: Path) -> Config:
             raise ConfigError(
                 f"{config.config_path} is not valid TOML ({error}); fix or delete it"
             ) from error
-        _apply_document(config, raw)
+        try:
+            _apply_document(config, raw)
+        except ConfigError as error:
+            raise ConfigError(f"{error}. The file: {config.config_path}") from error
     _apply_environment(config, os.environ)
     return config
 
 
 def _apply_document(config: Config, raw: dict[str, Any]) -> None:
-    server = raw.get("server", {})
-    config.host = str(server.get("host", config.host))
-    config.port = int(server.get("port", config.port))
-    model = raw.get("model", {})
+    """Apply config.toml; a value of the wrong type is a ConfigError naming the key."""
+    server = _table(raw, "server")
+    if "host" in server:
+        config.host = config.saved_host = _value(server, "server", "host", _text)
+    if "port" in server:
+        config.port = _value(server, "server", "port", port_number)
+    model = _table(raw, "model")
     for name in ("name", "pretrained", "device"):
         if name in model:
-            setattr(config.model, name, str(model[name]))
+            setattr(config.model, name, _value(model, "model", name, _text))
     if "idle_unload_seconds" in model:
-        config.model.idle_unload_seconds = float(model["idle_unload_seconds"])
+        config.model.idle_unload_seconds = _value(model, "model", "idle_unload_seconds", _seconds)
     if "worker_process" in model:
-        config.model.worker_process = bool(model["worker_process"])
+        config.model.worker_process = _value(model, "model", "worker_process", _flag)
     if "batch_size" in model:
-        config.model.batch_size = max(0, int(model["batch_size"]))
-    config.albums = [AlbumConfig.from_toml(album) for album in raw.get("albums", [])]
-    config.invokeai = dict(raw.get("invokeai", {}))
+        config.model.batch_size = max(0, _value(model, "model", "batch_size", _whole_number))
+    albums = raw.get("albums", [])
+    if not isinstance(albums, list) or not all(isinstance(album, dict) for album in albums):
+        raise ConfigError("albums in config.toml must be [[albums]] tables; fix or delete them")
+    config.albums = [_album(number, album) for number, album in enumerate(albums, 1)]
+    keys = [album.key for album in config.albums]
+    if duplicated := sorted({key for key in keys if keys.count(key) > 1}):
+        raise ConfigError(
+            f"album key {duplicated[0]!r} is used by more than one [[albums]] entry in "
+            "config.toml; give each album its own key"
+        )
+    config.invokeai = dict(_table(raw, "invokeai"))
     if raw.get("invokeai_root"):
-        config.invokeai_root = Path(raw["invokeai_root"])
+        config.invokeai_root = Path(_value(raw, "", "invokeai_root", _text))
+
+
+def port_number(value: Any) -> int:
+    """A TCP port from config, environment or command line; 0 = any free port (tests)."""
+    number = _whole_number(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"a port is a whole number from 1 to 65535, not {number}")
+    return number
+
+
+def _whole_number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"expected a whole number, got {type(value).__name__}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number of seconds, got {type(value).__name__}")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not seconds >= 0:  # also refuses nan
+        raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+def _flag(value: Any) -> bool:
+    # bool("false") is True: a quoted "false" must not turn the setting on.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"expected a text, got {type(value).__name__}")
+    return str(value)
+
+
+def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"[{name}] in config.toml must be a table, not {type(table).__name__}; fix or delete it"
+        )
+    return table
+
+
+def _value(table: dict[str, Any], section: str, name: str, convert: Any) -> Any:
+    try:
+        return convert(table[name])
+    except (TypeError, ValueError) as error:
+        key = f"{section}.{name}" if section else name
+        raise ConfigError(
+            f"{key} = {table[name]!r} in config.toml is invalid ({error}); "
+            "fix the value or delete the line to use the default"
+        ) from error
+
+
+def _album(number: int, raw: dict[str, Any]) -> AlbumConfig:
+    if not isinstance(raw.get("key"), str):
+        raise ConfigError(
+            f'album {number} in config.toml has no key; add key = "..." (lowercase letters, '
+            "digits, '-' or '_') to it, or delete that [[albums]] entry"
+        )
+    for name in ("folders", "exclude", "boards"):
+        if not isinstance(raw.get(name, []), list):
+            raise ConfigError(
+                f"album {raw['key']!r} in config.toml: {name} must be a list like "
+                f'["..."]; fix it or delete that [[albums]] entry'
+            )
+    try:
+        return AlbumConfig.from_toml(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{error} (album {number} in config.toml)") from error
 
 
 ENVIRONMENT_OVERRIDES = {
@@ -208,7 +327,7 @@ ENVIRONMENT_OVERRIDES = {
     "PHOTOMAPD_MODEL_DEVICE": ("model", "device", str),
     "PHOTOMAPD_MODEL_IDLE_UNLOAD_SECONDS": ("model", "idle_unload_seconds", float),
     "PHOTOMAPD_HOST": (None, "host", str),
-    "PHOTOMAPD_PORT": (None, "port", int),
+    "PHOTOMAPD_PORT": (None, "port", port_number),
     "PHOTOMAPD_TOKEN": (None, "token", str),
 }
 

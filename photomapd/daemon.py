@@ -18,6 +18,7 @@ from photomapd.albums import AlbumService
 from photomapd.board_sync import BoardSync
 from photomapd.config import Config
 from photomapd.events import EventBus
+from photomapd.instance_lock import DataFolderInUse, InstanceLock
 from photomapd.pipeline import Pipeline
 from photomapd.preparation import MetadataReader, default_metadata_reader
 from photomapd.schema import SQLiteTooOld
@@ -72,6 +73,7 @@ class Daemon:
         self.url = f"http://{config.host}:{config.port}"
         self.stop_requested = asyncio.Event()
         self.extensions: dict[str, Any] = {}
+        self.instance_lock = InstanceLock(config.data_dir)
 
     def make_embedder(self, name: str, pretrained: str) -> Any:
         """The model in a worker process (default: the daemon never imports torch), or in this
@@ -91,8 +93,13 @@ class Daemon:
 
         self.config.ensure_dirs()
         try:
+            self.instance_lock.acquire()
+        except DataFolderInUse as error:
+            raise StartupError(str(error)) from error
+        try:
             await self.store.open()
         except SQLiteTooOld as error:
+            self.instance_lock.release()
             raise StartupError(str(error)) from error
         await self.vectors.sync(self.store)
         model_history.remember(
@@ -120,6 +127,12 @@ class Daemon:
                 raise StartupError(
                     f"port {self.config.port} on {self.config.host} is already in use (another "
                     "photomapd or another program); stop it, or start with --port N"
+                ) from error
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise StartupError(
+                    f"cannot listen on {self.config.host}: it is not an address of this machine; "
+                    "use one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (LAN "
+                    "mode), with --host or server.host in config.toml"
                 ) from error
             raise StartupError(
                 f"cannot listen on {self.config.host}:{self.config.port}: {error}"
@@ -149,6 +162,7 @@ class Daemon:
             await self.runner.cleanup()
             self.runner = None
         await self.store.close()
+        self.instance_lock.release()
 
     async def _drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

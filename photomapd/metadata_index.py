@@ -33,7 +33,7 @@ class MetadataFilter:
     model: str | None = None
     lora: str | None = None
     generator: str | None = None
-    seed: int | None = None
+    seed: int | float | None = None  # float: seeds beyond SQLite INTEGER, stored as REAL
     since: float | None = None
     until: float | None = None
     has_reference: bool | None = None

@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from photomapd.config import AlbumConfig, Config, key_from_name
+from photomapd.config import (
+    AlbumConfig,
+    Config,
+    ConfigError,
+    key_from_name,
+    validate_album_key,
+)
 from photomapd.daemon import Daemon
 from photomapd.image_json import image_json
 from photomapd.search import SearchQuery, SearchUnavailable
@@ -31,14 +37,33 @@ async def _open_without_server(daemon: Daemon) -> None:
     daemon.pipeline.start()
 
 
-async def index_folder_once(daemon: Daemon, folder: Path, key: str | None) -> int:
-    config = daemon.config
-    album = next((a for a in config.albums if folder in a.folders), None)
-    if album is None:
-        key = key or key_from_name(folder.name)
-        album = AlbumConfig(key, folder.name, [folder])
-        config.albums.append(album)
-        config.save()
+# How many failed files `photomapd index` lists (with the reason) before "... and N more".
+FAILURES_SHOWN = 10
+
+
+def album_for_folder(config: Config, folder: Path, key: str | None) -> AlbumConfig:
+    """The album `photomapd index FOLDER [--album KEY]` fills; ConfigError says why not."""
+    holding = next((a for a in config.albums if folder in a.folders), None)
+    if holding is not None:
+        if key and key != holding.key:
+            print(f"{folder} is in album {holding.key!r} already; indexing that album")
+        return holding
+    if key:
+        validate_album_key(key)
+        taken = config.album(key)
+        if taken is not None:
+            folders = ", ".join(str(f) for f in taken.folders) or "InvokeAI boards"
+            raise ConfigError(
+                f"album {key!r} already exists with other folders ({folders}); pick another "
+                "--album key, or leave --album out to have one made from the folder name"
+            )
+    album = AlbumConfig(key or config.unique_key(key_from_name(folder.name)), folder.name, [folder])
+    config.albums.append(album)
+    config.save()
+    return album
+
+
+async def index_folder_once(daemon: Daemon, album: AlbumConfig) -> int:
     await _open_without_server(daemon)
     try:
         summary = await daemon.albums.reconcile(album.key)
@@ -59,11 +84,13 @@ async def index_folder_once(daemon: Daemon, folder: Path, key: str | None) -> in
             daemon.pipeline.counters.done + daemon.pipeline.counters.failed, total, started
         )
         print(file=sys.stderr)
-        failed = daemon.pipeline.counters.failed
+        done, failed = daemon.pipeline.counters.done, daemon.pipeline.counters.failed
         print(
-            f"indexed {daemon.pipeline.counters.done} images into album {album.key!r}"
-            f" ({failed} failed; `photomapd status` or the UI lists why)"
+            f"indexed {done} image{'' if done == 1 else 's'} into album {album.key!r}"
+            f" ({failed} failed{':' if failed else ''})"
         )
+        if failed:
+            await _print_failures(daemon.store, album.key, failed)
         if daemon.embedder.state == "unavailable":
             print(
                 f"model unavailable: {daemon.embedder.error}; images are browsable and will be "
@@ -72,6 +99,18 @@ async def index_folder_once(daemon: Daemon, folder: Path, key: str | None) -> in
         return 0
     finally:
         await daemon.stop()
+
+
+async def _print_failures(store: Store, key: str, failed: int) -> None:
+    """Each file that could not be read, with the reason (which says what to do)."""
+    rows = await store.failures(key, limit=FAILURES_SHOWN)
+    for row in rows:
+        print(f"  {row['path']}: {row['error']}")
+    if failed > len(rows):
+        print(
+            f"  ... and {failed - len(rows)} more (the UI's Albums > Failed files, or "
+            f"GET /api/albums/{key}/failures, lists them all)"
+        )
 
 
 def _progress_bar(done: int, total: int, started: float) -> None:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from photomapd.api.errors import BadRequest
+from photomapd.api.errors import BadRequest, NotFound
 
 
 def int_param(
     request: web.Request, name: str, default: int, low: int = 0, high: int = 10_000
 ) -> int:
-    raw = request.query.get(name)
+    return int_value(request.query, name, default, low, high)
+
+
+def float_param(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    return float_value(request.query, name, default, low, high)
+
+
+def int_value(
+    values: Mapping[str, str], name: str, default: int, low: int = 0, high: int = 10_000
+) -> int:
+    """`name` from query or form fields as an int in [low, high]; BadRequest names the field."""
+    raw = values.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -24,8 +36,10 @@ def int_param(
     return value
 
 
-def float_param(request: web.Request, name: str, default: float, low: float, high: float) -> float:
-    raw = request.query.get(name)
+def float_value(
+    values: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    raw = values.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -37,11 +51,24 @@ def float_param(request: web.Request, name: str, default: float, low: float, hig
     return value
 
 
+# SQLite's INTEGER is signed 64-bit: no row id is larger, and a larger one overflows the driver.
+MAX_ROW_ID = 2**63 - 1
+
+
+def is_image_id(value: object) -> bool:
+    """A JSON value that can be an image id (bool is an int in Python, but not an id)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ROW_ID
+
+
 def image_id_param(request: web.Request) -> int:
     raw = request.match_info.get("id", "")
-    if not raw.isdigit():
+    # isdigit() alone accepts "²" and other Unicode digits that int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("invalid_image_id", f"image id must be a positive integer, got {raw!r}")
-    return int(raw)
+    image_id = int(raw)
+    if image_id > MAX_ROW_ID:
+        raise NotFound("image_not_found", f"no image with id {raw}")
+    return image_id
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

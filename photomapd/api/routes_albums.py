@@ -43,7 +43,9 @@ async def create_album(request: web.Request) -> web.Response:
     boards' images from InvokeAI's outputs folder."""
     body = await json_body(request)
     folders = _string_list(body, "folders") or []
-    name = str(body.get("name") or "")
+    name = str(body.get("name") or "").strip()
+    if body.get("key") is not None and not isinstance(body["key"], str):
+        raise BadRequest("invalid_album_key", 'key must be a text like "holiday-2024"')
     if not name and not body.get("key"):
         raise BadRequest("missing_name", "give the album a name")
     service = request.app[keys.ALBUMS]
@@ -73,11 +75,14 @@ async def get_album(request: web.Request) -> web.Response:
 async def patch_album(request: web.Request) -> web.Response:
     """Change an album's name, folders, boards or exclude globs."""
     body = await json_body(request)
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise BadRequest("missing_name", "name must be a non-empty text")
     service = request.app[keys.ALBUMS]
     try:
         album = await service.update(
             request.match_info["key"],
-            body.get("name"),
+            name.strip() if name is not None else None,
             _string_list(body, "folders"),
             _string_list(body, "exclude"),
             _string_list(body, "boards"),

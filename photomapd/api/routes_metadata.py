@@ -59,11 +59,19 @@ def metadata_filter(params: Mapping[str, str]) -> MetadataFilter:
     """The metadata filters in query or form fields; BadRequest says which value is wrong."""
     seed_text = _text(params, "seed")
     try:
-        seed = int(seed_text) if seed_text is not None else None
+        seed: int | float | None = int(seed_text) if seed_text is not None else None
     except ValueError as error:
         raise BadRequest(
             "invalid_parameter", f"seed must be an integer, got {seed_text!r}"
         ) from error
+    if seed is not None and not -(2**63) <= seed < 2**64:
+        raise BadRequest(
+            "invalid_parameter", f"seed must be between {-(2**63)} and {2**64 - 1}, got {seed}"
+        )
+    if seed is not None and seed >= 2**63:
+        # ComfyUI seeds go up to 2**64 - 1; SQLite keeps those beyond its signed 64-bit INTEGER
+        # as REAL (json_extract does so), so they match as a float.
+        seed = float(seed)
     reference_text = _text(params, "has_reference")
     has_reference = None
     if reference_text is not None:

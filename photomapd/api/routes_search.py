@@ -6,16 +6,17 @@ import io
 from dataclasses import replace
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
 
 from photomapd.api import keys, routes_metadata
 from photomapd.api.errors import BadRequest, NotFound, Unavailable
-from photomapd.api.params import float_param, int_param
+from photomapd.api.params import float_param, float_value, int_param, int_value
 from photomapd.image_json import image_json
 from photomapd.search import SearchHit, SearchQuery, SearchUnavailable
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+UPLOAD_CHUNK_BYTES = 256 * 1024
 
 
 async def hits_json(request: web.Request, hits: list[SearchHit]) -> list[dict[str, Any]]:
@@ -77,6 +78,44 @@ async def get_search(request: web.Request) -> web.Response:
     return await _run(request, query)
 
 
+async def _read_upload(part: BodyPartReader) -> bytes:
+    """The part's bytes, refused as soon as it passes the limit (never held whole in memory)."""
+    data = bytearray()
+    while chunk := await part.read_chunk(UPLOAD_CHUNK_BYTES):
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise BadRequest(
+                "image_too_large",
+                f"the uploaded image is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; "
+                "upload a smaller copy",
+            )
+    return bytes(data)
+
+
+def _decode_upload(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Image.DecompressionBombError as error:
+        raise BadRequest(
+            "image_too_large",
+            f"the uploaded image has too many pixels to decode safely ({error}); "
+            "upload a smaller copy",
+        ) from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        reason = (
+            "unknown format or corrupt header"
+            if isinstance(error, UnidentifiedImageError)
+            else str(error)
+        )
+        raise BadRequest(
+            "invalid_image",
+            f"the uploaded file is not a readable image ({reason}); "
+            "upload a PNG, JPEG, WebP, GIF, BMP or TIFF file",
+        ) from error
+    return image
+
+
 async def post_search(request: web.Request) -> web.Response:
     """Search by an uploaded image (multipart field `image`), text (`q`), or both combined.
 
@@ -85,36 +124,33 @@ async def post_search(request: web.Request) -> web.Response:
     """
     fields: dict[str, str] = {}
     image: Image.Image | None = None
-    reader = await request.multipart()
-    async for part in reader:
-        if part.name == "image":
-            data = await part.read(decode=False)
-            if len(data) > MAX_UPLOAD_BYTES:
-                raise BadRequest("image_too_large", "the uploaded image is over 50 MB")
-            try:
-                image = Image.open(io.BytesIO(data))
-                image.load()
-            except (UnidentifiedImageError, OSError) as error:
-                raise BadRequest(
-                    "invalid_image", f"the uploaded file is not an image Pillow can read: {error}"
-                ) from error
-        elif part.name:
-            fields[part.name] = (await part.text())[:10_000]
-    try:
-        query = SearchQuery(
-            text=fields.get("q", ""),
-            negative=fields.get("negative", ""),
-            negative_weight=float(fields.get("negative_weight", 0.5)),
-            image=image,
-            image_weight=float(fields.get("image_weight", 0.5)),
-            album=fields.get("album") or None,
-            limit=max(1, min(500, int(fields.get("limit", 50)))),
-            offset=max(0, int(fields.get("offset", 0))),
-        )
-    except ValueError as error:
+    if request.content_type == "application/x-www-form-urlencoded":  # text fields only
+        fields = {name: str(value)[:10_000] for name, value in (await request.post()).items()}
+    elif request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                raise BadRequest("invalid_parameter", "nested multipart bodies are not supported")
+            if part.name == "image":
+                image = _decode_upload(await _read_upload(part))
+            elif part.name:
+                fields[part.name] = (await part.text())[:10_000]
+    else:
         raise BadRequest(
-            "invalid_parameter", f"a numeric field is not a number: {error}"
-        ) from error
+            "invalid_content_type",
+            "POST /api/search takes multipart/form-data (fields image, q, negative, ...); "
+            "for a text-only search use GET /api/search?q=...",
+        )
+    query = SearchQuery(
+        text=fields.get("q", ""),
+        negative=fields.get("negative", ""),
+        negative_weight=float_value(fields, "negative_weight", 0.5, 0.0, 2.0),
+        image=image,
+        image_weight=float_value(fields, "image_weight", 0.5, 0.0, 1.0),
+        album=fields.get("album") or None,
+        limit=int_value(fields, "limit", 50, 1, 500),
+        offset=int_value(fields, "offset", 0, 0, 10_000),
+    )
     allowed = await routes_metadata.allowed_ids(request, fields, query.album)
     return await _run(request, replace(query, allowed_ids=allowed))
 

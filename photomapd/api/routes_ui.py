@@ -16,7 +16,7 @@ from aiohttp import web
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, Forbidden, NotFound
-from photomapd.api.params import image_id_param, json_body
+from photomapd.api.params import image_id_param, is_image_id, json_body
 from photomapd.image_json import image_json
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ async def images_zip(request: web.Request) -> web.StreamResponse:
     """A zip of the images whose ids are posted as {"ids": [...]}, streamed as a download."""
     body = await json_body(request)
     ids = body.get("ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+    if not isinstance(ids, list) or not ids or not all(map(is_image_id, ids)):
         raise BadRequest("invalid_ids", 'send {"ids": [1, 2, ...]} with at least one image id')
     if len(ids) > MAX_ZIP_IMAGES:
         raise BadRequest(

@@ -18,8 +18,18 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 TOKEN_COOKIE = "photomapd_token"
 
 
+def is_loopback_name(host: str) -> bool:
+    """localhost or a loopback IP address; a DNS name like "127.evil.example" is not one."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_lan_mode(host: str) -> bool:
-    return host not in LOOPBACK_NAMES and not host.startswith("127.")
+    return not is_loopback_name(host)
 
 
 def _host_name(host_header: str) -> str:
@@ -38,12 +48,11 @@ def _is_loopback_peer(request: web.Request) -> bool:
 
 def security_middleware(bound_host: str, token: str | None):  # type: ignore[no-untyped-def]
     lan_mode = is_lan_mode(bound_host)
-    allowed_hosts = set(LOOPBACK_NAMES) | {bound_host}
 
     @web.middleware
     async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
         host = _host_name(request.headers.get("Host", ""))
-        if not lan_mode and host not in allowed_hosts and not host.startswith("127."):
+        if not lan_mode and host != bound_host and not is_loopback_name(host):
             # A browser tricked by DNS rebinding sends the attacker's name here.
             return error_response(
                 403,
@@ -56,7 +65,9 @@ def security_middleware(bound_host: str, token: str | None):  # type: ignore[no-
                 "cross_origin_write",
                 "cross-origin write refused; use the photomapd page itself",
             )
-        if lan_mode and token and not _is_loopback_peer(request):
+        # A page on this machine may skip the token only under a loopback name: a DNS-rebinding
+        # page (evil.example resolving to 127.0.0.1) also arrives from a loopback peer.
+        if lan_mode and token and not (_is_loopback_peer(request) and is_loopback_name(host)):
             response = _check_token(request, token)
             if response is not None:
                 return response

@@ -9,10 +9,12 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from photomapd.invokeai.errors import (
+    MSG_NOT_INVOKEAI,
     AuthFailedError,
     AuthRequiredError,
     ForbiddenError,
     InvokeAIError,
+    NotInvokeAIError,
     RejectedError,
     UpstreamError,
 )
@@ -51,8 +53,14 @@ class Reply:
             return detail
         if isinstance(detail, list):
             return "; ".join(_validation_item(item) for item in detail)
+        if self._is_html():
+            return f"HTTP {self.status} with a web page instead of InvokeAI's JSON"
         text = self.body[:200].decode("utf-8", "replace").strip()
         return text or f"HTTP {self.status}"
+
+    def _is_html(self) -> bool:
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        return ctype == "text/html" or self.body.lstrip()[:1] == b"<"
 
 
 def _validation_item(item: Any) -> str:
@@ -65,6 +73,15 @@ def _validation_item(item: Any) -> str:
 def error_for(reply: Reply, *, what: str, has_credentials: bool) -> InvokeAIError:
     """The error to raise for a non-2xx reply to `what` (e.g. "listing boards")."""
     detail = reply.detail()
+    if reply.status in (404, 405) and not reply.is_json:
+        # InvokeAI's API answers unknown routes with FastAPI's JSON; a bare 404 page means the
+        # URL points at another program (or a sub-path of one).
+        return NotInvokeAIError(
+            f"{MSG_NOT_INVOKEAI} ({detail} while {what}). Check the InvokeAI URL and port "
+            "in settings.",
+            status=reply.status,
+            detail=detail,
+        )
     if reply.status == 401:
         if not has_credentials:
             return AuthRequiredError(

@@ -20,6 +20,44 @@ async def test_foreign_host_header_is_refused(tmp_path: Path, make_config, start
         assert status == 200, host
 
 
+async def test_dns_names_that_merely_start_with_127_are_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    # "127.evil.example" is an attacker's DNS name (rebinding to 127.0.0.1), not a loopback IP.
+    running = await start_daemon(make_config(tmp_path / "images"))
+    for host in ("127.evil.example:8050", "127.0.0.1.evil.example", "localhost.evil.example"):
+        status, body = await running.get("/api/status", headers={"Host": host})
+        assert status == 403, host
+        assert body["error"]["code"] == "forbidden_host"
+    status, _ = await running.get("/api/status", headers={"Host": "127.0.0.2:8050"})
+    assert status == 200
+
+
+async def test_lan_mode_needs_the_token_for_foreign_host_names_even_from_loopback(
+    tmp_path: Path, make_config, start_daemon
+):
+    # In LAN mode any Host is allowed (the machine's own names and addresses), and pages on this
+    # machine skip the token; a DNS-rebinding page also connects from 127.0.0.1, so only loopback
+    # names may skip it.
+    config = make_config(tmp_path / "images")
+    config.host, config.token = "0.0.0.0", "secret-token"
+    running = await start_daemon(config)
+    url = running.url.replace("0.0.0.0", "127.0.0.1")
+    rebinding = {"Host": "evil.example:8050", "Origin": "http://evil.example:8050"}
+    async with running.session.get(url + "/api/status", headers=rebinding) as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "token_required"
+    async with running.session.post(url + "/api/albums/reindex", headers=rebinding) as response:
+        assert response.status == 401
+    for headers in (
+        {"Host": "127.0.0.1:8050"},
+        {"Host": "localhost:8050"},
+        {**rebinding, "Authorization": "Bearer secret-token"},
+    ):
+        async with running.session.get(url + "/api/status", headers=headers) as response:
+            assert response.status == 200, headers
+
+
 async def test_cross_origin_writes_are_refused(tmp_path: Path, make_config, start_daemon):
     folder = tmp_path / "new"
     folder.mkdir()
@@ -59,6 +97,24 @@ async def test_files_only_by_id_never_by_path(tmp_path: Path, make_config, start
     assert status == 404
     status, body = await running.get("/api/images/999999/file")
     assert status == 404 and body["error"]["code"] == "image_not_found"
+
+
+async def test_image_ids_beyond_sqlite_integers_are_not_found_not_server_errors(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    huge = "99999999999999999999999"
+    for path in ("", "/file", "/thumbnail", "/similar", "/metadata", "/exif", "/invokeai"):
+        status, body = await running.get(f"/api/images/{huge}{path}")
+        assert status == 404, (path, body)
+        assert body["error"]["code"] == "image_not_found"
+    status, body = await running.send("PUT", f"/api/images/{huge}/favourite")
+    assert status == 404
+    status, body = await running.get("/api/images/%C2%B2")  # "²" passes str.isdigit()
+    assert status == 400 and body["error"]["code"] == "invalid_image_id"
+    for ids in ([int(huge)], [True]):
+        status, body = await running.send("POST", "/api/images/zip", json={"ids": ids})
+        assert status == 400 and body["error"]["code"] == "invalid_ids", ids
 
 
 async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start_daemon):
@@ -105,6 +161,42 @@ async def test_album_crud_and_missing_folders(tmp_path: Path, make_config, start
     assert status == 200 and deleted["images_removed"] == 1
     status, error = await running.get("/api/albums/my-pictures")
     assert status == 404 and error["error"]["code"] == "album_not_found"
+
+
+async def test_album_edge_cases_are_clear_errors(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    # "all" is the pseudo-album of every album (GET /api/albums/all/images, the UI's "All
+    # albums"): an album with that key could never be browsed on its own.
+    status, body = await running.send(
+        "POST", "/api/albums", json={"name": "x", "key": "all", "folders": [str(folder)]}
+    )
+    assert status == 400 and "reserved" in body["error"]["message"]
+    status, album = await running.send(
+        "POST", "/api/albums", json={"name": "All", "folders": [str(folder)]}
+    )
+    assert status == 201 and album["key"] == "all-album"
+    status, body = await running.send(
+        "POST", "/api/albums", json={"name": "x", "key": 5, "folders": [str(folder)]}
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_album_key"
+    status, body = await running.send(
+        "POST", "/api/albums", json={"name": "All", "folders": [str(folder)]}
+    )
+    assert status == 409 and "choose another name" in body["error"]["message"]
+    for name in ("", "   ", 7, ["a"]):
+        status, body = await running.send("PATCH", "/api/albums/all-album", json={"name": name})
+        assert status == 400 and body["error"]["code"] == "missing_name", name
+    _, album = await running.get("/api/albums/all-album")
+    assert album["name"] == "All"
+    # The same folder twice (also spelled differently) is one folder.
+    status, album = await running.send(
+        "POST",
+        "/api/albums",
+        json={"name": "Twice", "folders": [str(folder), str(folder) + "/", str(folder / ".")]},
+    )
+    assert status == 201 and [f["path"] for f in album["folders"]] == [str(folder)]
 
 
 async def test_status_shape(tmp_path: Path, make_config, start_daemon):
@@ -177,3 +269,119 @@ async def test_port_in_use_is_reported(tmp_path: Path, make_config, start_daemon
     with pytest.raises(StartupError, match=f"port {port} .* already in use"):
         await Daemon(config).start()
     await asyncio.sleep(0)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height: Pillow refuses it as a decompression bomb on open."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+async def test_search_upload_errors_name_the_problem(tmp_path: Path, make_config, start_daemon):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    status, body = await running.send("POST", "/api/search", json={"q": "cat"})
+    assert status == 400 and body["error"]["code"] == "invalid_content_type"
+    assert "GET /api/search?q=" in body["error"]["message"]
+    status, body = await running.send(
+        "POST", "/api/search", data=b"cat", headers={"Content-Type": "text/plain"}
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_content_type"
+
+    form = aiohttp.FormData()
+    form.add_field("image", _png_header_only(30_000, 30_000), filename="bomb.png")
+    status, body = await running.send("POST", "/api/search", data=form)
+    assert status == 400 and body["error"]["code"] == "image_too_large"
+    assert "too many pixels" in body["error"]["message"]
+
+    for field, value, words in (
+        ("limit", "-1", "limit must be between 1 and 500"),
+        ("offset", "99999999", "offset must be between 0 and 10000"),
+        ("image_weight", "abc", "image_weight must be a number, got 'abc'"),
+        ("negative_weight", "7", "negative_weight must be between 0.0 and 2.0"),
+    ):
+        form = aiohttp.FormData()
+        form.add_field("q", "cat")
+        form.add_field(field, value)
+        status, body = await running.send("POST", "/api/search", data=form)
+        assert status == 400 and body["error"]["message"] == words, (field, body)
+
+    form = aiohttp.FormData()
+    form.add_field("image", b"plain text", filename="x.png")
+    status, body = await running.send("POST", "/api/search", data=form)
+    assert status == 400 and "BytesIO" not in body["error"]["message"]
+    assert "upload a PNG, JPEG" in body["error"]["message"]
+
+
+async def test_oversized_search_upload_is_refused_before_it_is_all_read(
+    tmp_path: Path, make_config, start_daemon
+):
+    # The daemon must not hold a whole multi-gigabyte upload in memory to find it too big: it
+    # answers once 50 MB have arrived, although the client announced (and would send) far more.
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = int(running.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    boundary = "qa-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    writer.write(
+        (
+            "POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {4 * 1024**3}\r\n\r\n"
+        ).encode()
+        + head
+    )
+    block = b"\0" * (1024 * 1024)
+    try:
+        for _ in range(52):
+            writer.write(block)
+            await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=20)
+        assert b" 400 " in status_line, status_line
+        rest = await asyncio.wait_for(reader.read(4096), timeout=5)
+        assert b"image_too_large" in rest
+    finally:
+        writer.close()
+
+
+async def test_a_host_that_is_not_this_machine_says_what_to_use(tmp_path: Path, make_config):
+    import pytest
+
+    from photomapd.daemon import Daemon, StartupError
+
+    config = make_config(data_dir=tmp_path / "data")
+    config.host = "203.0.113.7"  # TEST-NET-3: never an address of this machine
+    with pytest.raises(StartupError, match="not an address of this machine; use one of its"):
+        await Daemon(config).start()
+
+
+async def test_a_second_daemon_on_the_same_data_folder_is_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    # On another port it used to start and write the same vector cache and config.toml.
+    import os
+
+    import pytest
+
+    from photomapd.daemon import Daemon, StartupError
+
+    data = tmp_path / "data"
+    running = await start_daemon(make_config(tmp_path / "images", data_dir=data))
+    second = Daemon(make_config(data_dir=data))
+    with pytest.raises(StartupError, match=f"process {os.getpid()}.* data folder {data}; stop"):
+        await second.start()
+    status, _ = await running.get("/api/status")
+    assert status == 200  # the first one is untouched
+    await running.daemon.stop()
+    again = Daemon(make_config(data_dir=data))
+    await again.start()  # the lock went with the first daemon
+    await again.stop()

@@ -128,3 +128,31 @@ async def test_large_openapi_document_is_read_whole(fake_factory, client_factory
     fake.openapi_padding = 8000  # about 2 MB, like the real 6.14 schema
     caps = await client_factory(fake.url).capabilities()
     assert caps.source == "openapi" and caps.append
+
+
+async def test_a_404_web_page_is_not_invokeai_and_never_dumped_into_messages(
+    client_factory,
+) -> None:
+    """Python's http.server (any web server) answers InvokeAI's routes with an HTML 404 page: the
+    boards listing said "InvokeAI backend returned 404 ...: <!DOCTYPE HTML>..."."""
+
+    async def missing(request: web.Request) -> web.Response:
+        page = "<!DOCTYPE HTML>\n<html><body><h1>Error response</h1></body></html>"
+        return web.Response(status=404, text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", missing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        with pytest.raises(NotInvokeAIError) as caught:
+            await client_factory(url).boards()
+        message = caught.value.message
+        assert message.startswith("Server is reachable but doesn't appear to be an InvokeAI")
+        assert "<" not in message and "HTTP 404 with a web page" in message
+        assert "Check the InvokeAI URL and port" in message
+    finally:
+        await runner.cleanup()

@@ -231,3 +231,29 @@ def test_workflow_found_in_exif_variants() -> None:
     assert embedded_workflow({"EXIF:ImageDescription": 'Workflow: {"nodes": []}'}) == {"nodes": []}
     assert embedded_workflow({"EXIF:UserComment": {"workflow": {"a": 1}}}) == {"a": 1}
     assert embedded_workflow({"workflow": "not json", "EXIF:Make": "Prompt: {}"}) is None
+
+
+async def test_seeds_beyond_64_bit_signed_are_found_not_a_server_error(
+    tmp_path: Path, make_config: Any, start_daemon: Any
+) -> None:
+    # ComfyUI seeds run to 2**64 - 1; SQLite stores those as REAL. Searching one used to answer
+    # 500 (the driver cannot bind such an int).
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    big = 2**64 - 1
+    infotext = f"a quiet lake\nSteps: 5, Seed: {big}, Size: 64x64, Model: m, Version: v1.10.1"
+    (folder / "big-seed.png").write_bytes(png_bytes((10, 20, 30), text={"parameters": infotext}))
+    (folder / "small.png").write_bytes(png_bytes((30, 20, 10)))
+    running = await start_daemon(make_config(folder))
+
+    async def indexed() -> object:
+        _, page = await running.get("/api/albums/album0/images")
+        return page["total"] == 2 and all(item["status"] == "ok" for item in page["items"])
+
+    await wait_for(indexed, timeout=30, message="2 images indexed")
+    assert await _names(running, f"seed={big}") == ["big-seed.png"]
+    assert await _names(running, "seed=9223372036854775808") == []
+    for seed in (2**64, -(2**63) - 1, 10**30):
+        status, body = await running.get(f"/api/search?seed={seed}")
+        assert status == 400, seed
+        assert "seed must be between" in body["error"]["message"]
