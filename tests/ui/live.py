@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from photomapd.config import Config
+from photomapd.config import AlbumConfig, Config, ModelConfig
 from photomapd.daemon import Daemon
 
 
@@ -79,3 +79,18 @@ def wait_indexed(live: LiveDaemon, count: int, timeout: float = 60) -> dict[str,
             return status
         time.sleep(0.1)
     raise AssertionError(f"daemon did not index {count} images in {timeout} s: {status}")
+
+
+def tiny_model_config(data_dir: Path, tiny_clip: tuple[Path, Path], folder: Path) -> Config:
+    """A loopback daemon config with the tiny test model and one album, album0, on `folder`."""
+    config_path, checkpoint = tiny_clip
+    config = Config(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
+        model=ModelConfig(
+            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
+        ),
+    )
+    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    return config

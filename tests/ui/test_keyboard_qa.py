@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from photomapd.config import AlbumConfig, Config, ModelConfig
 from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
+from tests.ui.live import LiveDaemon, start_live, stop_live, tiny_model_config, wait_indexed
 
 pytestmark = pytest.mark.browser
 
@@ -39,16 +38,7 @@ def live(
         "steps": 30,
     }
     write_png(folder / LONG_NAME, (120, 60, 200), text={"invokeai_metadata": json.dumps(metadata)})
-    config_path, checkpoint = tiny_clip
-    config = Config(
-        data_dir=base / "data",
-        host="127.0.0.1",
-        port=0,
-        model=ModelConfig(
-            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
-        ),
-    )
-    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    config = tiny_model_config(base / "data", tiny_clip, folder)
     entry = start_live(config)
     try:
         wait_indexed(entry[0], 4)

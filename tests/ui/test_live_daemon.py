@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from photomapd.config import AlbumConfig, Config, ModelConfig
 from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, start_live, stop_live, wait_indexed
+from tests.ui.live import LiveDaemon, start_live, stop_live, tiny_model_config, wait_indexed
 
 pytestmark = pytest.mark.browser
 
@@ -31,16 +30,7 @@ def gallery(
     folder.mkdir(parents=True)
     for index, colour in enumerate(colours(6)):
         write_png(folder / f"seed_{index}.png", colour)
-    config_path, checkpoint = tiny_clip
-    config = Config(
-        data_dir=base / "data",
-        host="127.0.0.1",
-        port=0,
-        model=ModelConfig(
-            name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
-        ),
-    )
-    config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
+    config = tiny_model_config(base / "data", tiny_clip, folder)
     entry = start_live(config)
     try:
         wait_indexed(entry[0], 6)
