@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from photomapd.board_sync import BoardSync  # noqa: E402
+from photomapd.albums.board_sync import BoardSync  # noqa: E402
 from photomapd.invokeai.local_index import LocalIndex  # noqa: E402
-from photomapd.store import Store  # noqa: E402
+from photomapd.store.store import Store  # noqa: E402
 from tests.invokeai.test_local_db import SCHEMA_614  # noqa: E402
 
 

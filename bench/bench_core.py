@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from photomapd.config import AlbumConfig, Config, ModelConfig  # noqa: E402
 from photomapd.daemon import Daemon  # noqa: E402
-from photomapd.embedder import Embedder  # noqa: E402
+from photomapd.model.embedder import Embedder  # noqa: E402
 
 
 def write_vit_b32(folder: Path) -> Path:
@@ -82,7 +82,7 @@ def decode_only_rate(paths: list[Path], thumbnails: Path, workers: int) -> float
     (the one that binds once a GPU embeds)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from photomapd.preparation import default_metadata_reader, prepare_file
+    from photomapd.indexing.preparation import default_metadata_reader, prepare_file
 
     reader = default_metadata_reader()
     started = time.perf_counter()
@@ -176,7 +176,7 @@ async def search_at_scale(
     (HTTP) and vector lookup + rows (no text encoder)."""
     import aiohttp
 
-    from photomapd.store import Store
+    from photomapd.store.store import Store
 
     data_dir = work / "scale-data"
     store = Store(data_dir / "photomapd.sqlite3")
@@ -229,7 +229,7 @@ async def search_at_scale(
 
 
 async def reconcile_unchanged(work: Path, checkpoint: Path, count: int) -> float:
-    from photomapd.store import Store
+    from photomapd.store.store import Store
 
     folder = work / "reconcile"
     folder.mkdir()

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from photomapd.map_clusters import cluster_points, describe_clusters
-from photomapd.map_layout import fit_layout
-from photomapd.map_payload import MapPoints, encode_payload
+from photomapd.map.clusters import cluster_points, describe_clusters
+from photomapd.map.layout import fit_layout
+from photomapd.map.payload import MapPoints, encode_payload
 
 
 def clustered_vectors(n: int, k: int = 40, dim: int = 512, seed: int = 0) -> np.ndarray:

@@ -27,11 +27,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_map import clustered_vectors
-from photomapd import map_service as map_service_module
 from photomapd.events import EventBus, EventKind
-from photomapd.map_service import MapService
-from photomapd.store import Store
-from photomapd.vector_space import VectorSpace
+from photomapd.map import service as map_service_module
+from photomapd.map.service import MapService
+from photomapd.search.vector_space import VectorSpace
+from photomapd.store.store import Store
 
 MODEL = "bench-model"
 ALBUM = "album0"
@@ -89,8 +89,8 @@ async def populate(store: Store, vectors: np.ndarray) -> None:
 
 async def save_map(service: MapService, count: int) -> None:
     """A saved map for every point, so loading restores it instead of starting a 100k fit."""
-    from photomapd.map_payload import MapPoints
-    from photomapd.map_store import MapState
+    from photomapd.map.payload import MapPoints
+    from photomapd.map.store import MapState
 
     rng = np.random.default_rng(2)
     points = MapPoints.build(

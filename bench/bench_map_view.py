@@ -20,7 +20,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from photomapd.map_payload import MapPoints, encode_payload  # noqa: E402
+from photomapd.map.payload import MapPoints, encode_payload  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

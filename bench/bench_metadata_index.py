@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.store import Store
+from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store.store import Store
 
 WORDS = [
     "cat",

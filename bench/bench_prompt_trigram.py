@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from bench.bench_metadata_index import WORDS
-from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.schema import MIGRATIONS
-from photomapd.store import Store
+from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store.schema import MIGRATIONS
+from photomapd.store.store import Store
 
 # Japanese and Chinese prompt fragments, written as such prompts are: no spaces inside a run.
 CJK_WORDS = [

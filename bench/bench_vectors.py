@@ -21,7 +21,7 @@ import numpy as np
 import usearch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from photomapd.vectors import VectorIndex
+from photomapd.search.vectors import VectorIndex
 
 
 def unit_rows(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:

@@ -144,7 +144,7 @@ Remember "path" $Scripts
 
 # --- start at login ------------------------------------------------------------------------
 if (-not $NoAutostart) {
-    & $VenvPython -m photomapd.cli_desktop --data-dir $DataDir autostart enable --executable $Exe
+    & $VenvPython -m photomapd.desktop.cli --data-dir $DataDir autostart enable --executable $Exe
     if ($LASTEXITCODE -ne 0) { Fail "could not turn on start at login (see above)" }
     Remember "autostart" "HKCU\Software\Microsoft\Windows\CurrentVersion\Run\photomapd"
 }

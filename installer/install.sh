@@ -227,7 +227,7 @@ esac
 
 # --- start at login -------------------------------------------------------------------------
 # The desktop subcommands on their own: the full CLI loads the model code (seconds).
-desktop() { "$venv/bin/python" -m photomapd.cli_desktop --data-dir "$data_dir" "$@"; }
+desktop() { "$venv/bin/python" -m photomapd.desktop.cli --data-dir "$data_dir" "$@"; }
 if [ "$autostart" = 1 ]; then
     if [ "$os" = macos ]; then
         entry_dir="$HOME/Library/LaunchAgents"

@@ -26,7 +26,7 @@ if (-not (Test-Path -LiteralPath $Manifest) -and -not (Test-Path -LiteralPath $V
 }
 
 if (Test-Path -LiteralPath $VenvPython) {
-    & $VenvPython -m photomapd.cli_desktop --data-dir $DataDir autostart disable
+    & $VenvPython -m photomapd.desktop.cli --data-dir $DataDir autostart disable
 }
 # Every process running from the environment (the installer's daemon, or one started at login).
 $running = @(Get-Process -ErrorAction SilentlyContinue | Where-Object { $_.Path -and $_.Path -like "$Venv\*" })

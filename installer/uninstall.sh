@@ -41,7 +41,7 @@ fi
 # --- stop what runs -------------------------------------------------------------------------
 if [ -x "$venv/bin/python" ]; then
     # Each is a no-op when absent; a missing systemctl/launchctl only means no service.
-    desktop() { "$venv/bin/python" -m photomapd.cli_desktop --data-dir "$data_dir" "$@"; }
+    desktop() { "$venv/bin/python" -m photomapd.desktop.cli --data-dir "$data_dir" "$@"; }
     desktop service uninstall >/dev/null 2>&1 || true
     desktop autostart disable || true
 fi

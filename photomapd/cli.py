@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("key")
 
     try:
-        from photomapd import cli_desktop
+        from photomapd.desktop import cli as cli_desktop
     except ImportError:
         cli_desktop = None  # type: ignore[assignment]
     if cli_desktop is not None:
@@ -187,7 +187,7 @@ def command_run(args: argparse.Namespace, config: Config) -> int:
         return 2
     if not args.headless:
         try:
-            from photomapd import tray
+            from photomapd.desktop import tray
         except ImportError:
             tray = None  # type: ignore[assignment]
         if tray is not None:

@@ -13,19 +13,19 @@ from typing import Any
 from aiohttp import web
 
 import photomapd
-from photomapd import model_history
-from photomapd.albums import AlbumService
-from photomapd.board_sync import BoardSync
+from photomapd.albums.board_sync import BoardSync
+from photomapd.albums.service import AlbumService
 from photomapd.config import Config
 from photomapd.events import EventBus
+from photomapd.indexing.pipeline import Pipeline
+from photomapd.indexing.preparation import MetadataReader, default_metadata_reader
 from photomapd.instance_lock import DataFolderInUse, InstanceLock
-from photomapd.pipeline import Pipeline
-from photomapd.preparation import MetadataReader, default_metadata_reader
-from photomapd.schema import SQLiteTooOld
-from photomapd.search import Searcher
-from photomapd.store import Store
-from photomapd.vector_space import VectorSpace
-from photomapd.watcher import FolderWatcher
+from photomapd.intake.watcher import FolderWatcher
+from photomapd.model import history as model_history
+from photomapd.search.searcher import Searcher
+from photomapd.search.vector_space import VectorSpace
+from photomapd.store.schema import SQLiteTooOld
+from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,10 @@ class Daemon:
         model = self.config.model
         arguments = (name, pretrained, model.device, model.idle_unload_seconds)
         if model.worker_process:
-            from photomapd.model_process import ModelClient
+            from photomapd.model.worker_process import ModelClient
 
             return ModelClient(*arguments, cache_dir=self.config.cache_dir / "models")
-        from photomapd.embedder import Embedder
+        from photomapd.model.embedder import Embedder
 
         return Embedder(*arguments, cache_dir=self.config.cache_dir / "models")
 

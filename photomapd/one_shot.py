@@ -17,13 +17,13 @@ from photomapd.config import (
 )
 from photomapd.daemon import Daemon
 from photomapd.image_json import image_json
-from photomapd.search import SearchQuery, SearchUnavailable
-from photomapd.store import Store
+from photomapd.search.searcher import SearchQuery, SearchUnavailable
+from photomapd.store.store import Store
 
 
 async def _open_without_server(daemon: Daemon) -> None:
-    from photomapd.albums import AlbumService
-    from photomapd.watcher import FolderWatcher
+    from photomapd.albums.service import AlbumService
+    from photomapd.intake.watcher import FolderWatcher
 
     daemon.config.ensure_dirs()
     await daemon.store.open()

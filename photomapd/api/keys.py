@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from photomapd.albums import AlbumService
+from photomapd.albums.service import AlbumService
 from photomapd.config import Config
 from photomapd.events import EventBus
-from photomapd.pipeline import Pipeline
-from photomapd.search import Searcher
-from photomapd.store import Store
+from photomapd.indexing.pipeline import Pipeline
+from photomapd.search.searcher import Searcher
+from photomapd.store.store import Store
 
 if TYPE_CHECKING:
     from photomapd.daemon import Daemon

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from photomapd.albums import AlbumError
+from photomapd.albums.service import AlbumError
 from photomapd.api import keys
 from photomapd.api.errors import ApiError, BadRequest, NotFound
 from photomapd.api.params import int_param, json_body

@@ -15,7 +15,7 @@ from photomapd.api.errors import NotFound, Unavailable
 from photomapd.api.params import image_id_param, int_param
 from photomapd.api.placeholders import Placeholder, placeholder_response
 from photomapd.image_json import image_json
-from photomapd.search import SearchUnavailable
+from photomapd.search.searcher import SearchUnavailable
 
 CACHE_SECONDS = 7 * 24 * 3600
 

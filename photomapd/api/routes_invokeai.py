@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from photomapd.albums import NO_INVOKEAI_ROOT
+from photomapd.albums.service import NO_INVOKEAI_ROOT
 from photomapd.api import keys
 from photomapd.api.errors import ApiError, BadRequest, NotFound
 from photomapd.api.params import image_id_param
-from photomapd.credentials import CredentialStore
 from photomapd.image_json import image_json
 from photomapd.invokeai.bridge import InvokeAIBridge
+from photomapd.invokeai.credentials import CredentialStore
 from photomapd.invokeai.errors import InvokeAIError
 from photomapd.invokeai.local_db import LocalDatabaseError
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, NotFound, Unavailable
-from photomapd.map_service import MapService
+from photomapd.map.service import MapService
 
 MAP_SERVICE = web.AppKey("map_service", MapService)
 

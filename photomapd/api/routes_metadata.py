@@ -20,7 +20,7 @@ from photomapd.api import keys
 from photomapd.api.errors import BadRequest, NotFound
 from photomapd.api.params import image_id_param, int_param
 from photomapd.image_json import image_json
-from photomapd.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
 
 log = logging.getLogger(__name__)
 

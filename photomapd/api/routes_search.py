@@ -13,7 +13,7 @@ from photomapd.api import keys, routes_metadata
 from photomapd.api.errors import BadRequest, NotFound, Unavailable
 from photomapd.api.params import float_param, float_value, int_param, int_value
 from photomapd.image_json import image_json
-from photomapd.search import SearchHit, SearchQuery, SearchUnavailable
+from photomapd.search.searcher import SearchHit, SearchQuery, SearchUnavailable
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPLOAD_CHUNK_BYTES = 256 * 1024

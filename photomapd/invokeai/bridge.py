@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from photomapd.credentials import CredentialStore
 from photomapd.invokeai.actions import (
     ActionResult,
     ImageSource,
@@ -20,6 +19,7 @@ from photomapd.invokeai.actions import (
 )
 from photomapd.invokeai.capabilities import Capabilities
 from photomapd.invokeai.client import InvokeAIClient
+from photomapd.invokeai.credentials import CredentialStore
 from photomapd.invokeai.errors import (
     BadRequestError,
     InvokeAIError,

@@ -7,8 +7,8 @@ import pytest
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 
-from photomapd.clip_preprocess import numpy_transform
-from photomapd.embedder import Embedder
+from photomapd.model.embedder import Embedder
+from photomapd.model.preprocessing import numpy_transform
 
 # Odd and even margins on both axes, portrait and landscape, smaller and larger than the crop,
 # and the exact crop size (no resize at all).

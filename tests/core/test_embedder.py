@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from photomapd.embedder import Embedder, ModelState, ModelUnavailable, resolve_device
+from photomapd.model.embedder import Embedder, ModelState, ModelUnavailable, resolve_device
 from tests.tinyclip import TINY_CLIP_CONFIG, TINY_CLIP_DIM, write_tiny_clip
 
 # Sockets opened while a test watches: the audit hook sees every connect and DNS lookup, in

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photomapd.embedder import Embedder
-from photomapd.model_process import ModelClient
-from photomapd.model_types import ModelState, ModelUnavailable
+from photomapd.model.embedder import Embedder
+from photomapd.model.lifecycle import ModelState, ModelUnavailable
+from photomapd.model.worker_process import ModelClient
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -300,7 +300,7 @@ async def test_full_disk_is_reported_and_nothing_is_lost(
     (the thumbnail cache) is made to fail the way a full disk fails."""
     import errno
 
-    from photomapd import pipeline, preparation
+    from photomapd.indexing import pipeline, preparation
 
     disk = {"full": True}
     real_write = preparation.write_file_atomically
@@ -338,8 +338,8 @@ async def test_full_disk_is_reported_and_nothing_is_lost(
 async def test_an_old_sqlite_stops_start_up_with_what_to_do(
     tmp_path: Path, make_config, monkeypatch
 ) -> None:
-    from photomapd import schema
     from photomapd.daemon import Daemon, StartupError
+    from photomapd.store import schema
 
     schema.check_sqlite_version()  # the SQLite here is new enough
     monkeypatch.setattr(schema.check_sqlite_version, "__defaults__", ((3, 31, 1),))

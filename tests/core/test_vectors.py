@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from usearch.index import Index
 
-from photomapd.vectors import VectorIndex
+from photomapd.search.vectors import VectorIndex
 
 DIM = 32
 

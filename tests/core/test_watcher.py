@@ -9,9 +9,9 @@ from pathlib import Path
 
 from watchdog.observers import Observer
 
-from photomapd.changes import Change, ChangeKind
 from photomapd.config import AlbumConfig
-from photomapd.watcher import FolderWatcher
+from photomapd.intake.changes import Change, ChangeKind
+from photomapd.intake.watcher import FolderWatcher
 from tests.helpers import png_bytes, wait_for
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from photomapd.tray import tray_available
+from photomapd.desktop.tray import tray_available
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from photomapd.autostart import (
+from photomapd.desktop.autostart import (
     LaunchAgentAutostart,
     RunKeyAutostart,
     XdgAutostart,
@@ -19,7 +19,7 @@ from photomapd.autostart import (
     desktop_exec_quote,
     parse_desktop_exec,
 )
-from photomapd.executable import ExecutableNotFound, is_ephemeral, resolve_command
+from photomapd.desktop.executable import ExecutableNotFound, is_ephemeral, resolve_command
 
 
 def make_executable(path: Path) -> Path:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from photomapd import cli, cli_desktop
+from photomapd import cli
+from photomapd.desktop import cli as cli_desktop
 
 
 @pytest.fixture

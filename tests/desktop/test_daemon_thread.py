@@ -14,7 +14,7 @@ import pytest
 
 from photomapd.config import Config
 from photomapd.daemon import Daemon, StartupError
-from photomapd.daemon_thread import DaemonThread
+from photomapd.desktop.daemon_thread import DaemonThread
 from tests.helpers import png_bytes
 
 

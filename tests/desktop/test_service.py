@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from photomapd.service import (
+from photomapd.desktop.service import (
     LaunchdAgentService,
     ServiceError,
     SystemdUserService,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from photomapd.autostart import XdgAutostart
-from photomapd.control import DaemonStatus
-from photomapd.tray import TrayApp
-from photomapd.tray_badge import STATE_COLOURS, draw_icon, status_line, tooltip
+from photomapd.desktop.autostart import XdgAutostart
+from photomapd.desktop.badge import STATE_COLOURS, draw_icon, status_line, tooltip
+from photomapd.desktop.control import DaemonStatus
+from photomapd.desktop.tray import TrayApp
 
 
 def status(**changes: object) -> DaemonStatus:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from photomapd.tray import tray_available
+from photomapd.desktop.tray import tray_available
 
 from .conftest import REPO_ROOT, XSession, requires_tk
 from .xtray import TrayWindow, wait_until

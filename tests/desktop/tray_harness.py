@@ -18,9 +18,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from photomapd.autostart import XdgAutostart
-from photomapd.control import DaemonStatus
-from photomapd.tray import TrayApp
+from photomapd.desktop.autostart import XdgAutostart
+from photomapd.desktop.control import DaemonStatus
+from photomapd.desktop.tray import TrayApp
 
 
 class FakeDaemon:

@@ -13,7 +13,7 @@ import pytest
 from keyring.backends import fail
 
 from photomapd.api.routes_invokeai import BRIDGE
-from photomapd.credentials import CredentialStore
+from photomapd.invokeai.credentials import CredentialStore
 from tests.conftest import SHARED
 from tests.helpers import wait_for
 from tests.invokeai.payloads import read_metadata, simple_recall_payload

@@ -9,7 +9,7 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import fail, null
 
-from photomapd.credentials import CredentialStore
+from photomapd.invokeai.credentials import CredentialStore
 
 SECRET = "s3cret-Pa55"
 

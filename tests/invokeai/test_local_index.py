@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from photomapd import scanner
 from photomapd.config import AlbumConfig
+from photomapd.intake import scanner
 from photomapd.invokeai.local_db import LocalDatabaseError
 from photomapd.invokeai.local_index import LocalIndex
 from tests.invokeai.test_local_db import DATED, MASK, U1, U2, make_root

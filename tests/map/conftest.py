@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photomapd.map_layout import MapLayout, fit_layout
+from photomapd.map.layout import MapLayout, fit_layout
 from tests.map.synthetic import planted_clusters
 
 N_POINTS = 2000

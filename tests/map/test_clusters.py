@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from photomapd.map_clusters import (
+from photomapd.map.clusters import (
     NOISE,
     cluster_points,
     describe_clusters,
@@ -12,8 +12,8 @@ from photomapd.map_clusters import (
     min_cluster_size_for,
     prompt_words,
 )
-from photomapd.map_layout import MapLayout
-from photomapd.semantic_map import SemanticMap
+from photomapd.map.layout import MapLayout
+from photomapd.map.semantic_map import SemanticMap
 from tests.map.synthetic import SUBJECTS, more_points, prompts_for
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photomapd.map_layout import LayoutParams, MapLayout, fit_layout
+from photomapd.map.layout import LayoutParams, MapLayout, fit_layout
 from tests.map.conftest import N_POINTS
 from tests.map.synthetic import more_points
 

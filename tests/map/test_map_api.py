@@ -7,7 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
-from photomapd.map_payload import decode_payload
+from photomapd.map.payload import decode_payload
 from tests.helpers import EventStream, png_bytes, wait_for
 
 COLOURS = [(250, 0, 0), (240, 20, 10), (0, 0, 250), (10, 20, 240), (0, 250, 0), (20, 240, 30)]

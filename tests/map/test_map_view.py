@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from photomapd.map_payload import MapPoints, encode_payload
+from photomapd.map.payload import MapPoints, encode_payload
 from tests.helpers import png_bytes, wait_for
 from tests.map.test_map_api import COLOURS
 

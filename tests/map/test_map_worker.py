@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from photomapd import map_worker
-from photomapd.map_fit_process import FitProcess
-from photomapd.map_layout import LayoutParams, MapLayout
-from photomapd.map_payload import MapPoints
-from photomapd.map_store import MapState, StoredMap
-from photomapd.semantic_map import SemanticMap
+from photomapd.map import worker as map_worker
+from photomapd.map.fit_process import FitProcess
+from photomapd.map.layout import LayoutParams, MapLayout
+from photomapd.map.payload import MapPoints
+from photomapd.map.semantic_map import SemanticMap
+from photomapd.map.store import MapState, StoredMap
 from tests.map.synthetic import more_points
 
 

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from photomapd.map_clusters import ClusterInfo
-from photomapd.map_payload import (
+from photomapd.map.clusters import ClusterInfo
+from photomapd.map.payload import (
     MapPoints,
     cluster_json,
     cluster_rows,

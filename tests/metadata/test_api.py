@@ -150,7 +150,7 @@ async def test_prompt_search_filters_facets_and_metadata(
 async def test_outdated_rows_are_reparsed_without_touching_embeddings(
     tmp_path: Path, corpus: Path, make_config: Any, start_daemon: Any
 ) -> None:
-    from photomapd.metadata_index import MetadataIndex
+    from photomapd.store.metadata_index import MetadataIndex
 
     running = await _start(tmp_path, corpus, make_config, start_daemon)
     store = running.daemon.store

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.schema import MIGRATIONS
-from photomapd.store import Store
+from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store.schema import MIGRATIONS
+from photomapd.store.store import Store
 from tests.metadata.test_search_text import HOSTILE
 
 PROMPTS = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.schema import MIGRATIONS
-from photomapd.store import Store
+from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store.schema import MIGRATIONS
+from photomapd.store.store import Store
 
 
 def _old_database(path: Path, version: int) -> None:

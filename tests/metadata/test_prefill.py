@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from photomapd.indexed_rows import IndexedImage
-from photomapd.metadata_index import MetadataFilter, MetadataIndex
-from photomapd.store import Store
+from photomapd.store.indexed_rows import IndexedImage
+from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
+from photomapd.store.store import Store
 
 
 async def test_prefill_then_pipeline_fills_the_same_row(tmp_path: Path, corpus: Path) -> None:

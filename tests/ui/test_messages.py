@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from photomapd import imaging
 from photomapd.config import AlbumConfig, Config, ModelConfig
-from photomapd.index_failures import failure_reason
+from photomapd.indexing.failures import failure_reason
 from photomapd.sentences import clause, join_sentences, sentence
 from tests.ui.fake_api import FakeDaemon, serve_fake
 from tests.ui.images import write_png

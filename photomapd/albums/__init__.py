@@ -1,0 +1,1 @@
+"""Albums: named sets of folders kept indexed, and InvokeAI board albums kept in step."""

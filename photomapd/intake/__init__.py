@@ -1,0 +1,1 @@
+"""Intake: what the file system says changed (live watching and startup reconcile), as Change values."""

@@ -1,0 +1,1 @@
+"""The semantic map: 2-D layout, clusters, persistence and the service that keeps maps live."""

@@ -1,0 +1,1 @@
+"""SQLite, the truth: the Store every component shares, its schema, and all of photomapd's SQL."""
