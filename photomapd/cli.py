@@ -15,6 +15,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
@@ -185,27 +186,31 @@ def command_run(args: argparse.Namespace, config: Config) -> int:
     except AlbumError as error:
         print(f"photomapd: {error.message}", file=sys.stderr)
         return 2
-    if not args.headless:
-        try:
-            from photomapd.desktop import tray
-        except ImportError:
-            tray = None  # type: ignore[assignment]
+    tray = None if args.headless else _tray_module()
+
+    def make_daemon() -> Daemon:
+        return Daemon(config, force_polling=args.polling)
+
+    try:
         if tray is not None:
             available, reason = tray.tray_available()
             if available:
-                return int(tray.run_with_tray(config, force_polling=args.polling))
+                return int(tray.run_with_tray(make_daemon))
             log.info("no tray (%s); running headless", reason)
-
-    async def run() -> None:
-        daemon = Daemon(config, force_polling=args.polling)
-        await daemon.run_until_stopped()
-
-    try:
-        asyncio.run(run())
+        asyncio.run(make_daemon().run_until_stopped())
     except StartupError as error:
         print(f"photomapd: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tray_module() -> ModuleType | None:
+    """pystray is optional (the `tray` extra) and fails to import without a display."""
+    try:
+        from photomapd.desktop import tray
+    except ImportError:
+        return None
+    return tray
 
 
 def ensure_default_albums(config: Config, folders: list[str], root: str | None) -> None:
@@ -464,22 +469,14 @@ def command_index(args: argparse.Namespace, config: Config) -> int:
             file=sys.stderr,
         )
         return 1
-    from photomapd.one_shot import album_for_folder
-
-    try:
-        album = album_for_folder(config, folder, args.album)
-    except ConfigError as error:
-        print(f"photomapd: {error}", file=sys.stderr)
-        return 1
-    return asyncio.run(_index_once(config, album))
+    return asyncio.run(_index_once(config, folder, args.album))
 
 
-async def _index_once(config: Config, album: AlbumConfig) -> int:
+async def _index_once(config: Config, folder: Path, key: str | None) -> int:
     from photomapd.daemon import Daemon
     from photomapd.one_shot import index_folder_once
 
-    daemon = Daemon(config)
-    return await index_folder_once(daemon, album)
+    return await index_folder_once(Daemon(config), folder, key)
 
 
 def command_search(args: argparse.Namespace, config: Config) -> int:

@@ -15,15 +15,22 @@ from aiohttp import web
 import photomapd
 from photomapd.albums.board_sync import BoardSync
 from photomapd.albums.service import AlbumService
+from photomapd.components import Components
 from photomapd.config import Config
 from photomapd.events import EventBus
 from photomapd.indexing.pipeline import Pipeline
 from photomapd.indexing.preparation import MetadataReader, default_metadata_reader
 from photomapd.instance_lock import DataFolderInUse, InstanceLock
 from photomapd.intake.watcher import FolderWatcher
+from photomapd.invokeai.bridge import InvokeAIBridge
+from photomapd.invokeai.credentials import CredentialStore
+from photomapd.map.service import MapService
 from photomapd.model import history as model_history
+from photomapd.model.lifecycle import ModelHandle
+from photomapd.model.runner import ModelRunner
 from photomapd.search.searcher import Searcher
 from photomapd.search.vector_space import VectorSpace
+from photomapd.store.metadata_index import reparse_after_upgrade
 from photomapd.store.schema import SQLiteTooOld
 from photomapd.store.store import Store
 
@@ -37,10 +44,13 @@ class StartupError(Exception):
 
 
 class Daemon:
+    """Builds every component (`open_core`, then the web app in `start`), and stops them in
+    the reverse order. `photomapd index` opens the same core without a server."""
+
     def __init__(
         self,
         config: Config,
-        embedder: Any = None,
+        embedder: ModelHandle | None = None,
         read_metadata: MetadataReader | None = None,
         force_polling: bool = False,
         start_paused: bool = False,
@@ -49,33 +59,44 @@ class Daemon:
         self.started_at = time.time()
         self.events = EventBus()
         self.store = Store(config.database_path)
-        self.embedder = embedder or self.make_embedder(config.model.name, config.model.pretrained)
+        self.embedder: ModelHandle = embedder or self.make_embedder(
+            config.model.name, config.model.pretrained
+        )
         self.vectors = VectorSpace(config.data_dir, self.embedder.model_id)
+        self.model_runner = ModelRunner(self.embedder, self.events, config.model.batch_size)
         self.pipeline = Pipeline(
             self.store,
-            self.embedder,
+            self.model_runner,
             self.vectors,
             self.events,
             config.thumbnails_dir,
             read_metadata or default_metadata_reader(),
-            batch_size=config.model.batch_size,
         )
         if start_paused:
             self.pipeline.unpaused.clear()
         self.searcher = Searcher(
-            self.store, self.pipeline, self.vectors, config.data_dir, self.make_embedder
+            self.store, self.model_runner, self.vectors, config.data_dir, self.make_embedder
         )
+        self.map_service = MapService(
+            self.store,
+            self.events,
+            model_id=lambda: self.embedder.model_id,
+            album_keys=lambda: [album.key for album in self.config.albums],
+            indexing_busy=lambda: self.pipeline.queued > 0,
+            vector_space=lambda: self.vectors,
+        )
+        self.invokeai = InvokeAIBridge(config, CredentialStore(config.data_dir))
         self.force_polling = force_polling
         self.watcher: FolderWatcher | None = None
-        self.albums: AlbumService = None  # type: ignore[assignment]  # needs the loop: start()
-        self.board_sync: BoardSync | None = None
+        self.albums: AlbumService | None = None  # needs the running loop: open_core()
+        self.components: Components | None = None
         self.runner: web.AppRunner | None = None
         self.url = f"http://{config.host}:{config.port}"
         self.stop_requested = asyncio.Event()
-        self.extensions: dict[str, Any] = {}
         self.instance_lock = InstanceLock(config.data_dir)
+        self._map_started = False
 
-    def make_embedder(self, name: str, pretrained: str) -> Any:
+    def make_embedder(self, name: str, pretrained: str) -> ModelHandle:
         """The model in a worker process (default: the daemon never imports torch), or in this
         process (model.worker_process = false: tests, and platforms without spawn)."""
         model = self.config.model
@@ -88,19 +109,18 @@ class Daemon:
 
         return Embedder(*arguments, cache_dir=self.config.cache_dir / "models")
 
-    async def start(self) -> None:
-        from photomapd.api.app import create_app
-
+    async def open_core(self) -> Components:
+        """The opening sequence the daemon and `photomapd index` share: the data folder's lock
+        (DataFolderInUse when another photomapd holds it: nothing is written then), the
+        database (SQLiteTooOld), vectors in step with it, the watcher, albums and the pipeline.
+        """
         self.config.ensure_dirs()
-        try:
-            self.instance_lock.acquire()
-        except DataFolderInUse as error:
-            raise StartupError(str(error)) from error
+        self.instance_lock.acquire()
         try:
             await self.store.open()
-        except SQLiteTooOld as error:
+        except BaseException:
             self.instance_lock.release()
-            raise StartupError(str(error)) from error
+            raise
         await self.vectors.sync(self.store)
         model_history.remember(
             self.config.data_dir,
@@ -115,32 +135,42 @@ class Daemon:
             self.config, self.store, self.pipeline, self.watcher, self.events
         )
         self.pipeline.start()
-        app = create_app(self)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.components = Components(
+            config=self.config,
+            events=self.events,
+            store=self.store,
+            model=self.embedder,
+            pipeline=self.pipeline,
+            albums=self.albums,
+            searcher=self.searcher,
+            map_service=self.map_service,
+            invokeai=self.invokeai,
+            status=self,
+        )
+        return self.components
+
+    async def start(self) -> None:
+        from photomapd.api.app import create_app
+
+        try:
+            components = await self.open_core()
+        except (DataFolderInUse, SQLiteTooOld) as error:
+            raise StartupError(str(error)) from error
+        await self.map_service.start()
+        self._map_started = True
+        self.runner = web.AppRunner(create_app(components), access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port, reuse_address=True)
         try:
             await site.start()
         except OSError as error:
             await self.stop()
-            if error.errno == errno.EADDRINUSE:
-                raise StartupError(
-                    f"port {self.config.port} on {self.config.host} is already in use (another "
-                    "photomapd or another program); stop it, or start with --port N"
-                ) from error
-            if error.errno == errno.EADDRNOTAVAIL:
-                raise StartupError(
-                    f"cannot listen on {self.config.host}: it is not an address of this machine; "
-                    "use one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (LAN "
-                    "mode), with --host or server.host in config.toml"
-                ) from error
-            raise StartupError(
-                f"cannot listen on {self.config.host}:{self.config.port}: {error}"
-            ) from error
+            raise StartupError(_listen_error(self.config.host, self.config.port, error)) from error
         self.url = _public_url(self.config.host, _bound_port(self.runner) or self.config.port)
-        await self.albums.start_all()
-        self.board_sync = BoardSync(self.albums)
-        self.pipeline.spawn(self.board_sync.run())
+        albums = components.albums
+        await albums.start_all()
+        self.pipeline.spawn(BoardSync(albums).run())
+        self.pipeline.spawn(reparse_after_upgrade(self.store))
         if self.config.albums:
             # Warm start: the first image InvokeAI writes should not wait for a model load.
             self.pipeline.spawn(self.pipeline.ensure_model())
@@ -161,6 +191,10 @@ class Daemon:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        if self._map_started:
+            await self.map_service.stop()
+            self._map_started = False
+        await self.invokeai.close()
         await self.store.close()
         self.instance_lock.release()
 
@@ -193,6 +227,7 @@ class Daemon:
         self.pipeline.resume()
 
     async def reindex_all(self) -> None:
+        assert self.albums is not None, "reindex before start"
         for album in self.albums.list():
             await self.albums.reconcile(album.key)
 
@@ -212,6 +247,7 @@ class Daemon:
         }
 
     async def status(self) -> dict[str, Any]:
+        assert self.albums is not None, "status before start"
         albums = [await self.albums.describe(album) for album in self.albums.list()]
         owed = await self.store.count_without_embedding(self.embedder.model_id)
         return {
@@ -236,6 +272,21 @@ def _bound_port(runner: web.AppRunner) -> int | None:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     return None
+
+
+def _listen_error(host: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another photomapd or another program); "
+            "stop it, or start with --port N"
+        )
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"cannot listen on {host}: it is not an address of this machine; use one of its "
+            "addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (LAN mode), with --host or "
+            "server.host in config.toml"
+        )
+    return f"cannot listen on {host}:{port}: {error}"
 
 
 def _public_url(host: str, port: int) -> str:

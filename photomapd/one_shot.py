@@ -17,25 +17,10 @@ from photomapd.config import (
 )
 from photomapd.daemon import Daemon
 from photomapd.image_json import image_json
+from photomapd.instance_lock import DataFolderInUse
 from photomapd.search.searcher import SearchQuery, SearchUnavailable
+from photomapd.store.schema import SQLiteTooOld
 from photomapd.store.store import Store
-
-
-async def _open_without_server(daemon: Daemon) -> None:
-    from photomapd.albums.service import AlbumService
-    from photomapd.intake.watcher import FolderWatcher
-
-    daemon.config.ensure_dirs()
-    await daemon.store.open()
-    await daemon.vectors.sync(daemon.store)
-    daemon.watcher = FolderWatcher(
-        asyncio.get_running_loop(), daemon.pipeline.submit, force_polling=True
-    )
-    daemon.albums = AlbumService(
-        daemon.config, daemon.store, daemon.pipeline, daemon.watcher, daemon.events
-    )
-    daemon.pipeline.start()
-
 
 # How many failed files `photomapd index` lists (with the reason) before "... and N more".
 FAILURES_SHOWN = 10
@@ -63,10 +48,34 @@ def album_for_folder(config: Config, folder: Path, key: str | None) -> AlbumConf
     return album
 
 
-async def index_folder_once(daemon: Daemon, album: AlbumConfig) -> int:
-    await _open_without_server(daemon)
+async def index_folder_once(
+    daemon: Daemon, folder: Path, key: str | None
+) -> int:
+    """`photomapd index`: the daemon's own opening sequence (its data-folder lock first, so
+    nothing is written beside a running daemon), no server, polling instead of watching."""
+    daemon.force_polling = True
     try:
-        summary = await daemon.albums.reconcile(album.key)
+        components = await daemon.open_core()
+    except DataFolderInUse as error:
+        holder = f"process {error.pid}" if error.pid else "another process"
+        print(
+            f"photomapd: a photomapd daemon ({holder}) is running on the data folder "
+            f"{daemon.config.data_dir} and indexes its folders itself, live: add this one with "
+            f"`photomapd albums add NAME {folder}`, or stop the daemon before `photomapd index`"
+            " (nothing was written)",
+            file=sys.stderr,
+        )
+        return 1
+    except SQLiteTooOld as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    try:
+        try:
+            album = album_for_folder(daemon.config, folder, key)
+        except ConfigError as error:
+            print(f"photomapd: {error}", file=sys.stderr)
+            return 1
+        summary = await components.albums.reconcile(album.key)
         total = summary["queued"]
         started = time.monotonic()
         while daemon.pipeline.queued or daemon.pipeline.catch_up_wanted.is_set():

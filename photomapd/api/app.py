@@ -1,10 +1,6 @@
-"""The aiohttp application: components on typed keys, middleware, and every route module."""
+"""The aiohttp application: the daemon's components on typed keys, middleware, every route."""
 
 from __future__ import annotations
-
-import importlib
-import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,51 +8,46 @@ from photomapd.api import (
     keys,
     routes_albums,
     routes_images,
+    routes_invokeai,
+    routes_map,
+    routes_metadata,
     routes_search,
     routes_status,
+    routes_ui,
     routes_web,
 )
 from photomapd.api.errors import error_middleware
 from photomapd.api.security import security_middleware
-
-if TYPE_CHECKING:
-    from photomapd.daemon import Daemon
-
-log = logging.getLogger(__name__)
-
-# Feature areas that plug in their own routes; missing ones are skipped so each can land alone.
-OPTIONAL_ROUTE_MODULES = (
-    "photomapd.api.routes_metadata",
-    "photomapd.api.routes_invokeai",
-    "photomapd.api.routes_map",
-    "photomapd.api.routes_ui",
-)
+from photomapd.components import Components
 
 
-def create_app(daemon: Daemon) -> web.Application:
+def create_app(components: Components) -> web.Application:
+    """Serves what the daemon built; the web layer builds, starts and stops no component."""
+    config = components.config
     app = web.Application(
-        middlewares=[
-            security_middleware(daemon.config.host, daemon.config.token),
-            error_middleware,
-        ],
+        middlewares=[security_middleware(config.host, config.token), error_middleware],
         client_max_size=64 * 1024 * 1024,
     )
-    app[keys.DAEMON] = daemon
-    app[keys.CONFIG] = daemon.config
-    app[keys.STORE] = daemon.store
-    app[keys.EVENTS] = daemon.events
-    app[keys.PIPELINE] = daemon.pipeline
-    app[keys.ALBUMS] = daemon.albums
-    app[keys.SEARCHER] = daemon.searcher
-    for module in (routes_status, routes_albums, routes_images, routes_search):
-        module.setup(app)
-    for name in OPTIONAL_ROUTE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
+    app[keys.CONFIG] = config
+    app[keys.STORE] = components.store
+    app[keys.EVENTS] = components.events
+    app[keys.PIPELINE] = components.pipeline
+    app[keys.ALBUMS] = components.albums
+    app[keys.SEARCHER] = components.searcher
+    app[keys.MAP_SERVICE] = components.map_service
+    app[keys.BRIDGE] = components.invokeai
+    app[keys.MODEL] = components.model
+    app[keys.STATUS] = components.status
+    for module in (
+        routes_status,
+        routes_albums,
+        routes_images,
+        routes_search,
+        routes_metadata,
+        routes_invokeai,
+        routes_map,
+        routes_ui,
+    ):
         module.setup(app)
     routes_web.setup(app)  # last: its catch-all must not shadow /api routes
     return app

@@ -17,16 +17,14 @@ from aiohttp import web
 from photomapd.albums.service import NO_INVOKEAI_ROOT
 from photomapd.api import keys
 from photomapd.api.errors import ApiError, BadRequest, NotFound
+from photomapd.api.keys import BRIDGE
 from photomapd.api.params import image_id_param
 from photomapd.image_json import image_json
-from photomapd.invokeai.bridge import InvokeAIBridge
-from photomapd.invokeai.credentials import CredentialStore
 from photomapd.invokeai.errors import InvokeAIError
 from photomapd.invokeai.local_db import LocalDatabaseError
 
 log = logging.getLogger(__name__)
 
-BRIDGE = web.AppKey("invokeai_bridge", InvokeAIBridge)
 ACTIONS = ("recall", "reference", "gallery")
 
 
@@ -132,17 +130,7 @@ async def post_image_action(request: web.Request) -> web.Response:
     return web.json_response(result.to_dict())
 
 
-def make_bridge(config: Any) -> InvokeAIBridge:
-    return InvokeAIBridge(config, CredentialStore(config.data_dir))
-
-
-def setup(app: web.Application, bridge: InvokeAIBridge | None = None) -> None:
-    app[BRIDGE] = bridge or make_bridge(app[keys.CONFIG])
-
-    async def close_bridge(app: web.Application) -> None:
-        await app[BRIDGE].close()
-
-    app.on_cleanup.append(close_bridge)
+def setup(app: web.Application) -> None:
     app.router.add_get("/api/invokeai/settings", get_settings)
     app.router.add_put("/api/invokeai/settings", put_settings)
     app.router.add_get("/api/invokeai/status", get_status)

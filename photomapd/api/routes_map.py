@@ -4,15 +4,12 @@ lifetime (started with the app, stopped and awaited on cleanup)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, NotFound, Unavailable
-from photomapd.map.service import MapService
-
-MAP_SERVICE = web.AppKey("map_service", MapService)
+from photomapd.api.keys import MAP_SERVICE
 
 
 def _album(request: web.Request) -> str:
@@ -82,24 +79,7 @@ async def post_refit(request: web.Request) -> web.Response:
     return web.json_response({"album": album, "refit": state}, status=202)
 
 
-async def _service_lifetime(app: web.Application) -> AsyncIterator[None]:
-    service = app[MAP_SERVICE]
-    await service.start()
-    yield
-    await service.stop()
-
-
 def setup(app: web.Application) -> None:
-    daemon = app[keys.DAEMON]
-    app[MAP_SERVICE] = MapService(
-        daemon.store,
-        daemon.events,
-        model_id=lambda: daemon.embedder.model_id,
-        album_keys=lambda: [album.key for album in daemon.config.albums],
-        indexing_busy=lambda: daemon.pipeline.queued > 0,
-        vector_space=lambda: daemon.vectors,
-    )
-    app.cleanup_ctx.append(_service_lifetime)
     app.router.add_get("/api/albums/{key}/map", get_map)
     app.router.add_get("/api/albums/{key}/map/clusters", get_clusters)
     app.router.add_get("/api/albums/{key}/map/clusters/{cluster}", get_cluster_members)

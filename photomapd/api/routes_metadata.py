@@ -5,11 +5,9 @@ has_reference=). Also re-parses rows written by an older parser, in the backgrou
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -26,7 +24,6 @@ log = logging.getLogger(__name__)
 
 FILTER_PARAMS = ("prompt", "model", "lora", "generator", "seed", "since", "until", "has_reference")
 TRUE_WORDS = ("1", "true")
-REPARSE_DELAY_SECONDS = 2.0
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
@@ -210,26 +207,7 @@ def _loads(text: str | None) -> Any:
         return None
 
 
-async def _reparse_in_background(app: web.Application) -> AsyncIterator[None]:
-    async def run() -> None:
-        await asyncio.sleep(REPARSE_DELAY_SECONDS)  # let startup finish first
-        try:
-            count = await MetadataIndex(app[keys.STORE]).reparse_outdated()
-        except Exception:  # a failed re-parse leaves the old records; never the daemon
-            log.exception("re-parsing outdated image metadata failed")
-            return
-        if count:
-            log.info("re-parsed the metadata of %d images after a parser upgrade", count)
-
-    task = asyncio.create_task(run(), name="metadata-reparse")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/albums/{key}/facets", get_facets)
     app.router.add_get("/api/images/{id}/metadata", get_image_metadata)
     app.router.add_get("/api/images/{id}/workflow", get_image_workflow)
-    app.cleanup_ctx.append(_reparse_in_background)

@@ -17,7 +17,7 @@ STREAM_TASKS: web.AppKey[set[asyncio.Task[object]]] = web.AppKey("stream_tasks")
 
 
 async def get_status(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[keys.DAEMON].status())
+    return web.json_response(await request.app[keys.STATUS].status())
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
@@ -33,9 +33,11 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    daemon = request.app[keys.DAEMON]
     # The current state first, so a (re)connecting page never shows stale progress.
-    hello = {"progress": daemon.pipeline.progress(), "model": daemon.model_status()}
+    hello = {
+        "progress": request.app[keys.PIPELINE].progress(),
+        "model": request.app[keys.STATUS].model_status(),
+    }
     await response.write(f"event: hello\ndata: {json.dumps(hello)}\n\n".encode())
     stream = events.subscribe(kinds).__aiter__()
     streams = request.app[STREAM_TASKS]

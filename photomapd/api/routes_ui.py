@@ -279,7 +279,7 @@ async def put_settings(request: web.Request) -> web.Response:
         setattr(config.model, key, value)
     config.port = port
     if "idle_unload_seconds" in model:
-        request.app[keys.DAEMON].embedder.idle_unload_seconds = model["idle_unload_seconds"]
+        request.app[keys.MODEL].idle_unload_seconds = model["idle_unload_seconds"]
     await asyncio.to_thread(config.save)
     restart = any(name != "model.idle_unload_seconds" for name in changed)
     log.info("settings saved: %s", ", ".join(changed) or "no change")

@@ -241,24 +241,18 @@ class TrayApp:
 
 
 def run_with_tray(
-    config: Any,
-    force_polling: bool = False,
+    make_daemon: Callable[[], Any],
     open_url: Callable[[str], Any] = webbrowser.open,
 ) -> int:
-    """Tray mode: the daemon on a background thread, the icon on this (the main) thread.
+    """Tray mode: the daemon (built by `make_daemon`, the CLI's factory) on a background thread,
+    the icon on this (the main) thread. A daemon that cannot start raises its error from here.
 
-    Returns the exit code: 0 after a clean stop (Quit, SIGTERM, Ctrl-C), 1 when the daemon
-    failed to start or died.
+    Returns the exit code: 0 after a clean stop (Quit, SIGTERM, Ctrl-C), 1 when the daemon died.
     """
-    from photomapd.daemon import Daemon, StartupError
     from photomapd.desktop.daemon_thread import DaemonThread
 
-    runner = DaemonThread(lambda: Daemon(config, force_polling=force_polling))
-    try:
-        control = runner.start()
-    except StartupError as error:
-        print(f"photomapd: {error}", file=sys.stderr)
-        return 1
+    runner = DaemonThread(make_daemon)
+    control = runner.start()
     app = TrayApp(control, default_autostart(), open_url=open_url, daemon_alive=runner.is_alive)
     # A signal only asks the daemon to stop; the tray follows when the daemon thread ends.
     # (Stopping the icon from a handler could wait on the very loop the handler interrupted.)

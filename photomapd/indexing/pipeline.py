@@ -66,22 +66,20 @@ class Pipeline:
     def __init__(
         self,
         store: Store,
-        embedder: Any,  # Embedder (in process) or ModelClient (worker process)
+        model_runner: ModelRunner,
         vectors: VectorSpace,
         events: EventBus,
         thumbnails_dir: Path,
         read_metadata: MetadataReader,
-        batch_size: int = 0,
         io_workers: int | None = None,
-        model_retry_seconds: float = 60.0,
     ) -> None:
         self.store = store
-        self.embedder = embedder
+        self.model_runner = model_runner
+        self.embedder = model_runner.embedder
         self.vectors = vectors
         self.events = events
         self.thumbnails_dir = thumbnails_dir
         self.read_metadata = read_metadata
-        self.model_runner = ModelRunner(embedder, events, batch_size, model_retry_seconds)
         self.index_writer = IndexWriter(store, vectors, events)
         # Decoding is the bottleneck once a GPU embeds (~22 PNGs/s per thread vs thousands of
         # images/s on an H100, bench/RESULTS.md): one decode thread per core, up to 8. On a

@@ -9,6 +9,10 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
 
 _ID_SAMPLE = 1 << 20  # bytes read from each end of a checkpoint to fingerprint it
 
@@ -22,6 +26,42 @@ class ModelState(StrEnum):
 
 class ModelUnavailable(Exception):
     """The model cannot be loaded; the message says what happened and what to do."""
+
+
+class ModelHandle(Protocol):
+    """The model as the daemon holds it: Embedder (in this process) or ModelClient (in a worker
+    process). Everything outside model/ talks to the model through this."""
+
+    name: str
+    pretrained: str
+    idle_unload_seconds: float
+
+    @property
+    def state(self) -> ModelState: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int | None: ...
+
+    def load(self) -> None: ...
+
+    def unload(self) -> None: ...
+
+    def unload_if_idle(self, now: float | None = None) -> bool: ...
+
+    def preprocess(self, image: Image.Image) -> Any: ...
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray: ...
+
+    def embed_text(self, texts: list[str]) -> np.ndarray: ...
 
 
 class ModelLifecycle:

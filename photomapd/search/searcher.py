@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from photomapd.indexing.pipeline import Pipeline
 from photomapd.model import history as model_history
-from photomapd.model.lifecycle import ModelState, ModelUnavailable
+from photomapd.model.lifecycle import ModelHandle, ModelState, ModelUnavailable
+from photomapd.model.runner import ModelRunner
 from photomapd.search.vector_space import VectorSpace
 from photomapd.store.store import Store
 
@@ -52,31 +52,33 @@ class Searcher:
     def __init__(
         self,
         store: Store,
-        pipeline: Pipeline,
+        runner: ModelRunner,
         vectors: VectorSpace,
         data_dir: Path | None = None,
-        make_embedder: Callable[[str, str], Any] | None = None,
+        make_embedder: Callable[[str, str], ModelHandle] | None = None,
     ) -> None:
         self.store = store
-        self.pipeline = pipeline
+        # The model runner owns the current model and its one thread: a query embeds there,
+        # between indexing batches, and loading it on demand follows the runner's back-off.
+        self.runner = runner
         self.vectors = vectors
         self.data_dir = data_dir
         self.make_embedder = make_embedder
-        self._previous: tuple[Any, VectorSpace] | None = None
+        self._previous: tuple[ModelHandle, VectorSpace] | None = None
         self._no_previous_model = False
 
-    async def _space(self) -> tuple[Any, VectorSpace]:
+    async def _space(self) -> tuple[ModelHandle, VectorSpace]:
         """The (embedder, vectors) pair that covers more of the library right now."""
-        current = (self.pipeline.embedder, self.vectors)
+        current = (self.runner.embedder, self.vectors)
         if self.data_dir is None or self.make_embedder is None:
             return current
         if self._no_previous_model:
             return current  # the common case: one model ever, no file read, no count
-        record = model_history.previous(self.data_dir, self.pipeline.embedder.model_id)
+        record = model_history.previous(self.data_dir, self.runner.embedder.model_id)
         if record is None:
             self._no_previous_model = True
             return current
-        owed = await self.store.count_without_embedding(self.pipeline.embedder.model_id)
+        owed = await self.store.count_without_embedding(self.runner.embedder.model_id)
         if owed == 0:
             await self.retire_previous_models()
             return current
@@ -104,7 +106,7 @@ class Searcher:
     async def retire_previous_models(self) -> None:
         """The new model covers everything: drop older models' vectors and files."""
         assert self.data_dir is not None
-        current_id = self.pipeline.embedder.model_id
+        current_id = self.runner.embedder.model_id
         await self.store.write("DELETE FROM embeddings WHERE model_id != ?", (current_id,))
         for path in self.data_dir.glob("vectors-*.usearch"):
             if path != self.vectors.path:
@@ -115,37 +117,39 @@ class Searcher:
             log.info("new model caught up; previous model's vectors removed")
             await asyncio.to_thread(self.close)
 
-    async def _require_model(self, embedder: Any) -> None:
-        if embedder is not self.pipeline.embedder:
+    async def _require_model(self, embedder: ModelHandle) -> None:
+        if embedder is not self.runner.embedder:
             try:
                 await asyncio.get_running_loop().run_in_executor(
-                    self.pipeline.model_pool, embedder.load
+                    self.runner.pool, embedder.load
                 )
                 return
             except ModelUnavailable:
                 self._previous = None  # fall back to the current model below
-                embedder = self.pipeline.embedder
-        if not await self.pipeline.ensure_model(on_demand=True):
-            reason = self.pipeline.embedder.error or "the model could not be loaded"
+                embedder = self.runner.embedder
+        if not await self.runner.ensure_loaded(on_demand=True):
+            reason = self.runner.embedder.error or "the model could not be loaded"
             raise SearchUnavailable(f"model unavailable: {reason}")
 
-    async def query_vector(self, query: SearchQuery, embedder: Any = None) -> np.ndarray:
-        embedder = embedder or self.pipeline.embedder
+    async def query_vector(
+        self, query: SearchQuery, embedder: ModelHandle | None = None
+    ) -> np.ndarray:
+        embedder = embedder or self.runner.embedder
         await self._require_model(embedder)
-        if embedder is not self.pipeline.embedder and self._previous is None:
-            embedder = self.pipeline.embedder
+        if embedder is not self.runner.embedder and self._previous is None:
+            embedder = self.runner.embedder
         loop = asyncio.get_running_loop()
         parts: list[np.ndarray] = []
         weights: list[float] = []
         if query.text.strip():
             text_vector = await loop.run_in_executor(
-                self.pipeline.model_pool, embedder.embed_text, [query.text.strip()]
+                self.runner.pool, embedder.embed_text, [query.text.strip()]
             )
             parts.append(text_vector[0])
             weights.append(1.0 - query.image_weight if query.image is not None else 1.0)
         if query.image is not None:
             image_vector = await loop.run_in_executor(
-                self.pipeline.model_pool, embedder.embed_images, [query.image.convert("RGB")]
+                self.runner.pool, embedder.embed_images, [query.image.convert("RGB")]
             )
             parts.append(image_vector[0])
             weights.append(query.image_weight if query.text.strip() else 1.0)
@@ -154,7 +158,7 @@ class Searcher:
         vector = sum(w * p for w, p in zip(weights, parts, strict=True))
         if query.negative.strip():
             negative = await loop.run_in_executor(
-                self.pipeline.model_pool, embedder.embed_text, [query.negative.strip()]
+                self.runner.pool, embedder.embed_text, [query.negative.strip()]
             )
             vector = vector - query.negative_weight * negative[0]
         return _normalised(np.asarray(vector, dtype=np.float32))
@@ -184,8 +188,8 @@ class Searcher:
         embedder, vectors = await self._space()
         vector = await self.store.embedding(image_id, embedder.model_id)
         if vector is None:
-            if self.pipeline.embedder.state == ModelState.UNAVAILABLE:
-                raise SearchUnavailable(f"model unavailable: {self.pipeline.embedder.error}")
+            if self.runner.embedder.state == ModelState.UNAVAILABLE:
+                raise SearchUnavailable(f"model unavailable: {self.runner.embedder.error}")
             raise SearchUnavailable("this image has no embedding yet; it is queued for indexing")
         hits = await self.nearest(vector, album, limit + offset + 1, 0, allowed_ids, vectors)
         hits = [hit for hit in hits if hit.image_id != image_id]
@@ -209,7 +213,7 @@ class Searcher:
         return [SearchHit(image_id, score) for image_id, score in found[offset:]]
 
     def describe(self) -> dict[str, Any]:
-        return {"vectors": len(self.vectors), "model_id": self.pipeline.embedder.model_id}
+        return {"vectors": len(self.vectors), "model_id": self.runner.embedder.model_id}
 
 
 def _normalised(vector: np.ndarray) -> np.ndarray:

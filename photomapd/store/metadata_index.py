@@ -257,3 +257,20 @@ class MetadataIndex:
             if version is not None:
                 results.append((summary, raw, version, image_id))
         return results
+
+
+# After a parser upgrade, stored records are re-parsed in the background once startup is done.
+REPARSE_DELAY_SECONDS = 2.0
+
+
+async def reparse_after_upgrade(store: Store, delay: float = REPARSE_DELAY_SECONDS) -> None:
+    """Re-parse rows read by an older metadata parser; a failure keeps the old records and never
+    takes the daemon down."""
+    await asyncio.sleep(delay)  # let startup finish first
+    try:
+        count = await MetadataIndex(store).reparse_outdated()
+    except Exception:
+        log.exception("re-parsing outdated image metadata failed")
+        return
+    if count:
+        log.info("re-parsed the metadata of %d images after a parser upgrade", count)

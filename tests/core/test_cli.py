@@ -189,6 +189,39 @@ async def test_index_and_remove_while_the_daemon_runs(
     assert result.returncode == 1 and "no album with key '../x'" in result.stderr
 
 
+async def test_index_on_the_data_folder_of_a_running_daemon_is_refused_and_writes_nothing(
+    tmp_path: Path, tiny_clip, make_config, start_daemon
+):
+    """The port check cannot see a daemon on another port; its data-folder lock can."""
+    import asyncio
+    import sqlite3
+
+    data = tmp_path / "data"
+    config = make_config(tmp_path / "images", data_dir=data)
+    config.save()
+    running = await start_daemon(config)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.png").write_bytes(png_bytes((1, 2, 3)))
+    saved = (data / "config.toml").read_bytes()
+
+    def rows() -> list[tuple]:
+        with sqlite3.connect(data / "photomapd.sqlite3") as database:
+            return database.execute("SELECT id, path FROM images ORDER BY id").fetchall()
+
+    before = rows()
+    # port=1: nothing answers there, so only the lock can tell that the daemon runs
+    result = await asyncio.to_thread(run_cli, data, tiny_clip, "index", str(other), port=1)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"is running on the data folder {data}" in result.stderr
+    assert "photomapd albums add" in result.stderr and "(nothing was written)" in result.stderr
+    assert (data / "config.toml").read_bytes() == saved
+    assert rows() == before
+    status, body = await running.get("/api/albums")
+    assert status == 200 and [album["key"] for album in body["albums"]] == ["album0"]
+
+
 def test_run_host_is_for_this_run_only_not_saved_to_config_toml(tmp_path: Path, tiny_clip):
     # A one-off `run --host 0.0.0.0 FOLDER` saved LAN mode into config.toml with the new album,
     # so every later plain start (autostart) listened on the network.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from keyring.backends import fail
 
-from photomapd.api.routes_invokeai import BRIDGE
+from photomapd.api.keys import BRIDGE
 from photomapd.invokeai.credentials import CredentialStore
 from tests.conftest import SHARED
 from tests.helpers import wait_for

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photomapd.api.routes_map import MAP_SERVICE
+from photomapd.api.keys import MAP_SERVICE
 from photomapd.map.payload import decode_payload
 from tests.helpers import EventStream, png_bytes, wait_for
 from tests.map.test_map_api import COLOURS, _map
