@@ -358,8 +358,8 @@ def _albums_via_api(args: argparse.Namespace, config: Config) -> int:
             )
             print(f"{album['key']}\t{album['name']}\t{album['count']} images\t{folders}")
     elif args.album_command == "add":
-        folders = [str(Path(folder).expanduser().resolve()) for folder in args.folders]
-        body = {"name": args.name, "folders": folders, "key": args.key, "exclude": args.exclude}
+        chosen = [str(Path(folder).expanduser().resolve()) for folder in args.folders]
+        body = {"name": args.name, "folders": chosen, "key": args.key, "exclude": args.exclude}
         if args.boards:
             body["boards"] = args.boards
         album = api_call(config, "POST", "/api/albums", body)
@@ -401,11 +401,11 @@ async def _albums_offline(args: argparse.Namespace, config: Config) -> int:
         config.save()
         print(f"added album {key}; it is indexed when the daemon starts")
         return 0
-    album = config.album(args.key)
-    if album is None:
+    removed = config.album(args.key)
+    if removed is None:
         print(f"photomapd: no album {args.key!r}", file=sys.stderr)
         return 1
-    config.albums.remove(album)
+    config.albums.remove(removed)
     config.save()
     print(f"removed album {args.key} (its index is dropped when the daemon next starts)")
     return 0

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,7 +322,7 @@ def _album(number: int, raw: dict[str, Any]) -> AlbumConfig:
         raise ConfigError(f"{error} (album {number} in config.toml)") from error
 
 
-ENVIRONMENT_OVERRIDES = {
+ENVIRONMENT_OVERRIDES: dict[str, tuple[str | None, str, Callable[[str], Any]]] = {
     "PHOTOMAPD_MODEL_NAME": ("model", "name", str),
     "PHOTOMAPD_MODEL_PRETRAINED": ("model", "pretrained", str),
     "PHOTOMAPD_MODEL_DEVICE": ("model", "device", str),

@@ -228,7 +228,7 @@ class Daemon:
 
     async def reindex_all(self) -> None:
         assert self.albums is not None, "reindex before start"
-        for album in self.albums.list():
+        for album in self.albums.all_albums():
             await self.albums.reconcile(album.key)
 
     def request_stop(self) -> None:
@@ -248,7 +248,7 @@ class Daemon:
 
     async def status(self) -> dict[str, Any]:
         assert self.albums is not None, "status before start"
-        albums = [await self.albums.describe(album) for album in self.albums.list()]
+        albums = [await self.albums.describe(album) for album in self.albums.all_albums()]
         owed = await self.store.count_without_embedding(self.embedder.model_id)
         return {
             "version": photomapd.__version__,

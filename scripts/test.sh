@@ -32,4 +32,5 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev,tray]"
 
 .venv/bin/ruff check photomapd tests bench
+.venv/bin/mypy photomapd
 .venv/bin/python -m pytest -q "$@"

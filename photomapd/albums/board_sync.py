@@ -63,7 +63,7 @@ class BoardSync:
         changed: set[str] | None = None  # None: look at every row
         if not force and previous is not None and previous.error is None:
             changed = await asyncio.to_thread(snapshot.changed_since, previous)
-        for album in self.albums.list():
+        for album in self.albums.all_albums():
             # Start already reconciled board albums; after that InvokeAI's database is what
             # changes their contents.
             if album.boards and (force or (database_changed and not first)):

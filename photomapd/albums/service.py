@@ -100,7 +100,7 @@ class AlbumService:
             raise AlbumError(code, str(error)) from error
         return ids, [local.images_dir.resolve()]
 
-    def list(self) -> list[AlbumConfig]:
+    def all_albums(self) -> list[AlbumConfig]:
         return list(self.config.albums)
 
     def get(self, key: str) -> AlbumConfig:
@@ -246,8 +246,8 @@ class AlbumService:
             if len(new_files) >= PREFILL_MIN_FILES:
                 self.pipeline.spawn(self._prefill(key, new_files))
             if result.removed:
-                for path in result.removed:
-                    await self.pipeline.handle_deleted(key, Path(path))
+                for removed in result.removed:
+                    await self.pipeline.handle_deleted(key, Path(removed))
             # A reconcile also gives owed embeddings another chance (model back, or changed).
             self.pipeline.retry_model_now()
             summary = {
@@ -310,7 +310,7 @@ class AlbumService:
     async def describe(self, album: AlbumConfig) -> dict[str, Any]:
         counts = (await self.store.album_counts()).get(album.key, {})
         folders = [{"path": str(folder), "exists": folder.is_dir()} for folder in album.folders]
-        missing = [folder["path"] for folder in folders if not folder["exists"]]
+        missing = [str(folder) for folder in album.folders if not folder.is_dir()]
         state = (
             "folder missing"
             if missing

@@ -33,7 +33,7 @@ def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
 async def list_albums(request: web.Request) -> web.Response:
     """List albums with counts, folder states and the last reconcile."""
     service = request.app[keys.ALBUMS]
-    return web.json_response({"albums": [await service.describe(a) for a in service.list()]})
+    return web.json_response({"albums": [await service.describe(a) for a in service.all_albums()]})
 
 
 async def create_album(request: web.Request) -> web.Response:
@@ -115,7 +115,7 @@ async def reindex_album(request: web.Request) -> web.Response:
 async def reindex_all(request: web.Request) -> web.Response:
     """Update Index for every album."""
     service = request.app[keys.ALBUMS]
-    results = [await service.reconcile(album.key) for album in service.list()]
+    results = [await service.reconcile(album.key) for album in service.all_albums()]
     return web.json_response({"albums": results}, status=202)
 
 

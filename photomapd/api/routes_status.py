@@ -13,7 +13,7 @@ from photomapd.api.openapi import build_openapi
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
-STREAM_TASKS: web.AppKey[set[asyncio.Task[object]]] = web.AppKey("stream_tasks")
+STREAM_TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("stream_tasks")
 
 
 async def get_status(request: web.Request) -> web.Response:
@@ -65,7 +65,8 @@ async def get_events(request: web.Request) -> web.StreamResponse:
 
 async def _close_streams(app: web.Application) -> None:
     """Open event streams never end by themselves: end them so shutdown is immediate."""
-    for task in list(app[STREAM_TASKS]):
+    streams = app[STREAM_TASKS]
+    for task in list(streams):
         task.cancel()
 
 

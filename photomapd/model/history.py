@@ -47,8 +47,8 @@ def previous(data_dir: Path, current_id: str) -> ModelRecord | None:
             model_id,
             str(entry.get("name")),
             str(entry.get("pretrained")),
-            float(entry.get("last_used", 0)),
-        )  # type: ignore[arg-type]
+            _seconds(entry.get("last_used")),
+        )
         for model_id, entry in _read(data_dir).items()
         if model_id != current_id and isinstance(entry, dict)
     ]
@@ -62,3 +62,8 @@ def forget_all_but(data_dir: Path, current_id: str) -> None:
         temporary = data_dir / (FILE_NAME + ".tmp")
         temporary.write_text(json.dumps(kept, indent=2), encoding="utf-8")
         os.replace(temporary, data_dir / FILE_NAME)
+
+
+def _seconds(value: object) -> float:
+    """A time stamp from the JSON file; anything else (hand-edited, corrupt) counts as oldest."""
+    return float(value) if isinstance(value, int | float) else 0.0
