@@ -18,9 +18,9 @@ from photomapd.albums.service import AlbumService
 from photomapd.config import Config
 from photomapd.events import EventBus
 from photomapd.indexing.pipeline import Pipeline
-from photomapd.indexing.preparation import MetadataReader, default_metadata_reader
 from photomapd.instance_lock import DataFolderInUse, InstanceLock
 from photomapd.intake.watcher import FolderWatcher
+from photomapd.metadata.json_reader import MetadataReader, default_metadata_reader
 from photomapd.model import history as model_history
 from photomapd.search.searcher import Searcher
 from photomapd.search.vector_space import VectorSpace
