@@ -82,7 +82,8 @@ def decode_only_rate(paths: list[Path], thumbnails: Path, workers: int) -> float
     (the one that binds once a GPU embeds)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from photomapd.indexing.preparation import default_metadata_reader, prepare_file
+    from photomapd.indexing.preparation import prepare_file
+    from photomapd.metadata.json_reader import default_metadata_reader
 
     reader = default_metadata_reader()
     started = time.perf_counter()

@@ -19,12 +19,12 @@ from photomapd.components import Components
 from photomapd.config import Config
 from photomapd.events import EventBus
 from photomapd.indexing.pipeline import Pipeline
-from photomapd.indexing.preparation import MetadataReader, default_metadata_reader
 from photomapd.instance_lock import DataFolderInUse, InstanceLock
 from photomapd.intake.watcher import FolderWatcher
 from photomapd.invokeai.bridge import InvokeAIBridge
 from photomapd.invokeai.credentials import CredentialStore
 from photomapd.map.service import MapService
+from photomapd.metadata.json_reader import MetadataReader, default_metadata_reader
 from photomapd.model import history as model_history
 from photomapd.model.lifecycle import ModelHandle
 from photomapd.model.runner import ModelRunner

@@ -33,8 +33,9 @@ from photomapd.indexing.file_stability import (
     take_complete_files,
 )
 from photomapd.indexing.index_writer import IndexWriter
-from photomapd.indexing.preparation import MetadataReader, PreparedImage, prepare_file
+from photomapd.indexing.preparation import PreparedImage, prepare_file
 from photomapd.intake.changes import Change, ChangeKind
+from photomapd.metadata.json_reader import MetadataReader
 from photomapd.model.lifecycle import ModelState
 from photomapd.model.runner import ModelRunner
 from photomapd.search.vector_space import VectorSpace

@@ -5,7 +5,6 @@ Pure and blocking: everything the pipeline needs about one file, or an ImageErro
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -17,6 +16,7 @@ from typing import Any
 from PIL import Image
 
 from photomapd import imaging
+from photomapd.metadata.json_reader import MetadataReader
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +40,6 @@ class PreparedImage:
     image: Image.Image | None = None
     tensor: Any = None  # torch.Tensor when the embedder could preprocess on the I/O pool
     image_id: int = 0  # known when re-embedding an indexed row
-
-
-MetadataReader = Callable[[Path], tuple[str | None, str | None, int | None]]
-
-
-def default_metadata_reader() -> MetadataReader:
-    """photomapd.metadata parses every generator's chunks; without it, store nothing."""
-    try:
-        from photomapd import metadata
-    except ImportError:  # pragma: no cover - the package ships with photomapd
-        return lambda path: (None, None, None)
-
-    def read(path: Path) -> tuple[str | None, str | None, int | None]:
-        try:
-            result = metadata.read_metadata(path)
-        except (
-            Exception
-        ) as error:  # the parser promises not to raise; a bug must not lose the image
-            log.warning("metadata parser failed on %s: %s", path, error)
-            return None, None, None
-        summary = json.dumps(result.summary, ensure_ascii=False, default=str)
-        raw = json.dumps(
-            {"chunks": result.raw, "warnings": result.warnings}, ensure_ascii=False, default=str
-        )
-        return summary, raw, int(metadata.PARSER_VERSION)
-
-    return read
 
 
 def prepare_file(

@@ -27,7 +27,9 @@ from photomapd.invokeai.capabilities import (
 )
 from photomapd.invokeai.client import InvokeAIClient
 from photomapd.invokeai.errors import BadRequestError, MissingFileError, NotSupportedError
+from photomapd.invokeai.gallery import find_image, upload_image
 from photomapd.invokeai.payload import IMAGE_LISTS, sanitize_payload
+from photomapd.invokeai.recall import post_recall
 from photomapd.invokeai.urls import is_safe_image_name, looks_like_invokeai_output
 from photomapd.metadata.schedulers import recall_scheduler
 
@@ -131,7 +133,7 @@ class InvokeAIActions:
             )
             return result
         payload = {"reference_images": [{"image_name": name}]}
-        recall = await self.client.recall(payload, queue_id=self.queue_id, append=append)
+        recall = await post_recall(self.client, payload, queue_id=self.queue_id, append=append)
         self._record(result, recall)
         how = "added to" if append else "replacing"
         result.message = (
@@ -163,7 +165,7 @@ class InvokeAIActions:
                 self._needs("Clearing the settings this image does not use", STRICT_SINCE)
                 + " Other settings in InvokeAI were left as they were."
             )
-        recall = await self.client.recall(payload, queue_id=self.queue_id, strict=strict)
+        recall = await post_recall(self.client, payload, queue_id=self.queue_id, strict=strict)
         self._record(result, recall)
         unresolved = (
             f" InvokeAI does not have these models: {', '.join(recall.unresolved_models)}."
@@ -182,7 +184,7 @@ class InvokeAIActions:
         await self.client.capabilities()
         result = ActionResult(action="gallery", message="")
         data = await _read_file(image.path)
-        upload = await self.client.upload(data, image.path.name, board_id=self.board_id)
+        upload = await upload_image(self.client, data, image.path.name, board_id=self.board_id)
         result.uploaded.append({"local": image.path.name, "image_name": upload.image_name})
         if upload.warning:
             result.warnings.append(upload.warning)
@@ -216,11 +218,11 @@ class InvokeAIActions:
 
     async def _ensure_on_server(self, path: Path, result: ActionResult) -> str:
         """The InvokeAI name of `path`: reused when InvokeAI already has it, else uploaded."""
-        if looks_like_invokeai_output(path.name) and await self.client.find_image(path.name):
+        if looks_like_invokeai_output(path.name) and await find_image(self.client, path.name):
             result.reused.append(path.name)
             return path.name
         data = await _read_file(path)
-        upload = await self.client.upload(data, path.name, board_id=self.board_id)
+        upload = await upload_image(self.client, data, path.name, board_id=self.board_id)
         result.uploaded.append({"local": path.name, "image_name": upload.image_name})
         if upload.warning:
             result.warnings.append(upload.warning)
@@ -234,7 +236,7 @@ class InvokeAIActions:
             kept = []
             for entry in payload.get(key) or []:
                 name = entry.get("image_name")
-                if name is None or await self.client.find_image(name):
+                if name is None or await find_image(self.client, name):
                     kept.append(entry)
                     continue
                 local = self.locate_image(name, source) if is_safe_image_name(name) else None

@@ -25,6 +25,7 @@ from photomapd.invokeai.errors import (
     InvokeAIError,
     NotConfiguredError,
 )
+from photomapd.invokeai.gallery import list_boards
 from photomapd.invokeai.models import Board, ServerStatus
 from photomapd.invokeai.urls import check_queue_id, normalize_base_url
 
@@ -144,7 +145,7 @@ class InvokeAIBridge:
         return {"configured": True, **(await client.status()).to_dict()}
 
     async def boards(self) -> list[Board]:
-        return await (await self.client()).boards()
+        return await list_boards(await self.client())
 
     async def capabilities(self) -> Capabilities:
         return await (await self.client()).capabilities()

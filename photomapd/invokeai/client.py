@@ -1,7 +1,9 @@
-"""Async client for one InvokeAI server: probe, capabilities, auth, boards, upload, recall.
+"""Async transport to one InvokeAI server: probe, capabilities, auth, and sending requests.
 
 Only the daemon talks to InvokeAI (the browser never does), so this works across machines.
 One instance per (URL, username, password); the API layer replaces it when settings change.
+What the requests mean (boards, uploads, recall) lives in gallery.py and recall.py, which use
+this client; the client never imports them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 
 import aiohttp
 
-from photomapd.invokeai import gallery, recall
 from photomapd.invokeai.auth import TokenState
 from photomapd.invokeai.capabilities import (
     Capabilities,
@@ -30,7 +31,7 @@ from photomapd.invokeai.errors import (
     UnreachableError,
     UpstreamError,
 )
-from photomapd.invokeai.models import Board, RecallResult, ServerStatus, UploadResult
+from photomapd.invokeai.models import ServerStatus
 from photomapd.invokeai.transport import MAX_BODY_BYTES, Reply, error_for, require_json
 from photomapd.invokeai.urls import normalize_base_url
 
@@ -230,38 +231,6 @@ class InvokeAIClient:
             capabilities=caps,
             detail=detail,
             authenticated=authenticated,
-        )
-
-    # -- boards, images, recall (logic lives in gallery.py / recall.py) -------------------------
-
-    async def boards(self) -> list[Board]:
-        return await gallery.list_boards(self)
-
-    async def find_image(self, image_name: str) -> dict[str, Any] | None:
-        return await gallery.find_image(self, image_name)
-
-    async def upload(
-        self,
-        data: bytes,
-        filename: str,
-        *,
-        board_id: str | None = None,
-        content_type: str | None = None,
-    ) -> UploadResult:
-        return await gallery.upload_image(
-            self, data, filename, board_id=board_id, content_type=content_type
-        )
-
-    async def recall(
-        self,
-        payload: dict[str, Any],
-        *,
-        queue_id: str = "default",
-        strict: bool = False,
-        append: bool = False,
-    ) -> RecallResult:
-        return await recall.post_recall(
-            self, payload, queue_id=queue_id, strict=strict, append=append
         )
 
     # -- auth --------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from photomapd.metadata import invokeai_legacy
 from photomapd.metadata.invokeai_graph import graph_prompts
 from photomapd.metadata.invokeai_layers import control_layers, reference_images
+from photomapd.metadata.invokeai_legacy import parse as parse_legacy
 from photomapd.metadata.record import Generator, empty_summary, model_ref
 from photomapd.metadata.source import Source
 from photomapd.metadata.values import (
@@ -37,7 +37,7 @@ def parse(source: Source) -> dict[str, Any] | None:
             source.warn("invokeai_metadata is not a JSON object; only the raw text is kept")
             summary = _bare_summary()
     elif source.text_ci("sd-metadata") is not None or source.text_ci("Dream") is not None:
-        summary = invokeai_legacy.parse(source)
+        summary = parse_legacy(source)
     elif any(source.text_ci(key) is not None for key in _GRAPH_KEYS):
         summary = _bare_summary()
     else:

@@ -12,37 +12,35 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from photomapd.metadata import (
-    a1111,
-    comfyui,
-    drawthings,
-    easydiffusion,
-    fooocus,
-    invokeai,
-    midjourney,
-    novelai,
-    schedulers,
-    stabilitymatrix,
-    swarmui,
-)
+from photomapd.metadata.a1111 import parse as parse_a1111
+from photomapd.metadata.comfyui import parse as parse_comfyui
+from photomapd.metadata.drawthings import parse as parse_drawthings
+from photomapd.metadata.easydiffusion import parse as parse_easydiffusion
+from photomapd.metadata.fooocus import parse as parse_fooocus
+from photomapd.metadata.invokeai import parse as parse_invokeai
+from photomapd.metadata.midjourney import parse as parse_midjourney
+from photomapd.metadata.novelai import parse as parse_novelai
 from photomapd.metadata.record import empty_summary
+from photomapd.metadata.schedulers import normalize as normalize_scheduler
 from photomapd.metadata.source import Source
+from photomapd.metadata.stabilitymatrix import parse as parse_stabilitymatrix
+from photomapd.metadata.swarmui import parse as parse_swarmui
 
 logger = logging.getLogger(__name__)
 
 Parser = Callable[[Source], dict[str, Any] | None]
 
 PARSERS: tuple[tuple[str, Parser], ...] = (
-    ("invokeai", invokeai.parse),
-    ("swarmui", swarmui.parse),
-    ("stability_matrix", stabilitymatrix.parse),
-    ("novelai", novelai.parse),
-    ("fooocus", fooocus.parse),
-    ("drawthings", drawthings.parse),
-    ("easydiffusion", easydiffusion.parse),
-    ("comfyui", comfyui.parse),
-    ("a1111", a1111.parse),
-    ("midjourney", midjourney.parse),
+    ("invokeai", parse_invokeai),
+    ("swarmui", parse_swarmui),
+    ("stability_matrix", parse_stabilitymatrix),
+    ("novelai", parse_novelai),
+    ("fooocus", parse_fooocus),
+    ("drawthings", parse_drawthings),
+    ("easydiffusion", parse_easydiffusion),
+    ("comfyui", parse_comfyui),
+    ("a1111", parse_a1111),
+    ("midjourney", parse_midjourney),
 )
 
 
@@ -58,6 +56,6 @@ def parse_source(source: Source) -> dict[str, Any]:
         if summary is not None:
             if summary["generator"] is not None:
                 summary["generator"] = str(summary["generator"])  # plain str, not the enum
-            schedulers.normalize(summary)
+            normalize_scheduler(summary)
             return summary
     return empty_summary()

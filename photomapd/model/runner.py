@@ -7,16 +7,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from photomapd.events import EventBus, EventKind
-from photomapd.indexing.preparation import PreparedImage
 from photomapd.model.lifecycle import ModelState, ModelUnavailable
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 log = logging.getLogger(__name__)
+
+
+class ImageToEmbed(Protocol):
+    """What the runner reads from one image; indexing's PreparedImage is one. Declared here so
+    that model/ never depends on indexing/."""
+
+    @property
+    def path(self) -> Path: ...  # for the log line when the image cannot be embedded
+
+    @property
+    def image(self) -> Image.Image | None: ...
+
+    @property
+    def tensor(self) -> Any: ...  # preprocessed on the I/O pool, or None
 
 
 class ModelRunner:
@@ -74,12 +92,12 @@ class ModelRunner:
             "device": self.embedder.device,
         }
 
-    async def embed(self, items: list[PreparedImage]) -> np.ndarray:
+    async def embed(self, items: Sequence[ImageToEmbed]) -> np.ndarray:
         """(n, dim) vectors for `items`, on the model thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self._embed_blocking, items)
 
-    async def embed_each(self, items: list[PreparedImage]) -> list[np.ndarray | None]:
+    async def embed_each(self, items: Sequence[ImageToEmbed]) -> list[np.ndarray | None]:
         """A vector per item, in order; None where the model could not embed that image."""
         try:
             computed = await self.embed(items)
@@ -96,7 +114,7 @@ class ModelRunner:
                 vectors.append(None)
         return vectors
 
-    def _embed_blocking(self, items: list[PreparedImage]) -> np.ndarray:
+    def _embed_blocking(self, items: Sequence[ImageToEmbed]) -> np.ndarray:
         if all(item.tensor is not None for item in items):
             import torch  # only reached with an in-process Embedder, which has torch loaded
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from photomapd.indexing.preparation import MetadataReader, default_metadata_reader
 from photomapd.metadata import GENERATOR_NAMES, PARSER_VERSION
+from photomapd.metadata.json_reader import MetadataReader, default_metadata_reader
 from photomapd.store.metadata_prompt import prompt_condition
 from photomapd.store.schema import VISIBLE
 from photomapd.store.store import Store

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from photomapd.invokeai.errors import BadRequestError, RejectedError
+from photomapd.invokeai.gallery import find_image, list_boards, upload_image
 from tests.invokeai.conftest import VERSIONS
 from tests.invokeai.fake_server import png_bytes, vt
 
@@ -17,7 +18,7 @@ async def test_boards_list_with_uncategorized_first(version, fake_factory, clien
     fake = await fake_factory(version)
     fake.add_board("Landscapes")
     fake.add_board("Old", archived=True)
-    boards = await client_factory(fake.url).boards()
+    boards = await list_boards(client_factory(fake.url))
     names = [b.board_name for b in boards]
     if vt(version) >= (4, 2, 6):
         assert names == ["Uncategorized", "Landscapes"]
@@ -52,7 +53,7 @@ async def test_upload_to_board_keeps_invokeai_metadata(version, fake_factory, cl
     fake = await fake_factory(version)
     board = fake.add_board("Refs")
     data = png_bytes(text={"invokeai_metadata": '{"seed": 42}', "parameters": "a1111 text"})
-    result = await client_factory(fake.url).upload(data, "mine.png", board_id=board.board_id)
+    result = await upload_image(client_factory(fake.url), data, "mine.png", board_id=board.board_id)
     assert result.warning is None and result.board_id == board.board_id
     assert (result.width, result.height) == (64, 48)
     stored = fake.images[result.image_name]
@@ -72,7 +73,7 @@ async def test_upload_to_board_keeps_invokeai_metadata(version, fake_factory, cl
 async def test_deleted_board_falls_back_to_uncategorized(version, status, fake_factory,
                                                          client_factory):  # fmt: skip
     fake = await fake_factory(version)
-    result = await client_factory(fake.url).upload(png_bytes(), "x.png", board_id="gone")
+    result = await upload_image(client_factory(fake.url), png_bytes(), "x.png", board_id="gone")
     assert result.board_id is None
     assert result.warning == (
         f"Upload to the selected board failed (HTTP {status}); image was placed in Uncategorized."
@@ -83,14 +84,14 @@ async def test_deleted_board_falls_back_to_uncategorized(version, status, fake_f
 
 async def test_pre_613_silent_uncategorized_is_reported(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.12.0")
-    result = await client_factory(fake.url).upload(png_bytes(), "x.png", board_id="gone")
+    result = await upload_image(client_factory(fake.url), png_bytes(), "x.png", board_id="gone")
     assert result.board_id is None
     assert "did not put the image on the selected board" in result.warning
 
 
 async def test_uncategorized_upload_omits_board_id(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
-    result = await client_factory(fake.url).upload(png_bytes(), "x.png", board_id=None)
+    result = await upload_image(client_factory(fake.url), png_bytes(), "x.png", board_id=None)
     assert result.warning is None
     call = next(r for r in fake.requests if r["path"] == "/api/v1/images/upload")
     assert "board_id" not in call["query"]
@@ -99,7 +100,7 @@ async def test_uncategorized_upload_omits_board_id(fake_factory, client_factory)
 async def test_undecodable_bytes_are_refused_clearly(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
     with pytest.raises(RejectedError) as caught:
-        await client_factory(fake.url).upload(b"not an image", "x.png")
+        await upload_image(client_factory(fake.url), b"not an image", "x.png")
     assert caught.value.status == 415
     assert "Failed to read image" in caught.value.message
 
@@ -107,7 +108,7 @@ async def test_undecodable_bytes_are_refused_clearly(fake_factory, client_factor
 async def test_empty_file_is_refused_before_sending(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
     with pytest.raises(BadRequestError):
-        await client_factory(fake.url).upload(b"", "x.png")
+        await upload_image(client_factory(fake.url), b"", "x.png")
     assert not [r for r in fake.requests if r["path"] == "/api/v1/images/upload"]
 
 
@@ -115,7 +116,7 @@ async def test_jpeg_is_sent_with_an_image_content_type(fake_factory, client_fact
     fake = await fake_factory("6.14.2")
     buffer = io.BytesIO()
     Image.new("RGB", (80, 80), (0, 90, 0)).save(buffer, "JPEG")
-    result = await client_factory(fake.url).upload(buffer.getvalue(), "photo.jpeg")
+    result = await upload_image(client_factory(fake.url), buffer.getvalue(), "photo.jpeg")
     assert (result.width, result.height) == (80, 80)
 
 
@@ -125,10 +126,10 @@ async def test_find_image(multiuser, fake_factory, client_factory) -> None:
     fake.add_user("a@example.com", "pw123456", is_admin=True)
     image = fake.add_image()
     client = client_factory(fake.url, "a@example.com", "pw123456")
-    found = await client.find_image(image.image_name)
+    found = await find_image(client, image.image_name)
     assert found["image_name"] == image.image_name
-    assert await client.find_image("00000000-0000-0000-0000-000000000000.png") is None
-    assert await client.find_image("../../etc/passwd") is None
+    assert await find_image(client, "00000000-0000-0000-0000-000000000000.png") is None
+    assert await find_image(client, "../../etc/passwd") is None
 
 
 async def test_find_image_of_someone_else_is_none(fake_factory, client_factory) -> None:
@@ -137,4 +138,4 @@ async def test_find_image_of_someone_else_is_none(fake_factory, client_factory) 
     fake.add_user("b@example.com", "pw123456")
     image = fake.add_image(owner=owner.user_id)
     client = client_factory(fake.url, "b@example.com", "pw123456")
-    assert await client.find_image(image.image_name) is None
+    assert await find_image(client, image.image_name) is None

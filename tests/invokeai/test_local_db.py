@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from photomapd.invokeai.gallery import upload_image
 from photomapd.invokeai.local_db import (
     InvokeAIDatabase,
     LocalDatabaseError,
@@ -205,7 +206,7 @@ async def test_live_invokeai_database(tmp_path) -> None:
     base = Path(os.environ.get("PHOTOMAPD_LIVE_INVOKEAI_ROOT", tmp_path))
     url = _start_live(False, base)
     async with InvokeAIClient(url) as client:
-        upload = await client.upload(png_bytes(), "live.png")
+        upload = await upload_image(client, png_bytes(), "live.png")
     local = InvokeAIDatabase(base / "ia-su")
     image = next(i for i in local.images() if i.image_name == upload.image_name)
     assert image.board_id is None and image.category == "user" and not image.is_intermediate

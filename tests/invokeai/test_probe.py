@@ -9,6 +9,7 @@ from aiohttp import web
 
 from photomapd.invokeai.capabilities import Capabilities
 from photomapd.invokeai.errors import NotInvokeAIError, UnreachableError
+from photomapd.invokeai.gallery import list_boards
 from tests.invokeai.conftest import VERSIONS
 
 EXPECTED = {
@@ -149,7 +150,7 @@ async def test_a_404_web_page_is_not_invokeai_and_never_dumped_into_messages(
     try:
         url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
         with pytest.raises(NotInvokeAIError) as caught:
-            await client_factory(url).boards()
+            await list_boards(client_factory(url))
         message = caught.value.message
         assert message.startswith("Server is reachable but doesn't appear to be an InvokeAI")
         assert "<" not in message and "HTTP 404 with a web page" in message

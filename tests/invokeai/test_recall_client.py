@@ -7,6 +7,7 @@ import json
 import pytest
 
 from photomapd.invokeai.errors import BadRequestError, RejectedError
+from photomapd.invokeai.recall import post_recall
 
 PAYLOAD = {
     "positive_prompt": "astronaut riding a horse on mars",
@@ -30,7 +31,7 @@ def _recall_calls(fake):
 async def test_recall_sends_payload_and_reports_resolution(version, fake_factory, client_factory):
     fake = await fake_factory(version)
     fake.add_model("Juggernaut XL v9")
-    result = await client_factory(fake.url).recall(PAYLOAD, strict=version >= "6.13")
+    result = await post_recall(client_factory(fake.url), PAYLOAD, strict=version >= "6.13")
     call = _recall_calls(fake)[0]
     assert call["json"] == PAYLOAD
     assert call["query"] == ({"strict": "true"} if version >= "6.13" else {})
@@ -48,7 +49,7 @@ async def test_recall_sends_payload_and_reports_resolution(version, fake_factory
 
 async def test_unresolved_main_model_is_reported(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
-    result = await client_factory(fake.url).recall({"model": "sd-1.5", "seed": 1})
+    result = await post_recall(client_factory(fake.url), {"model": "sd-1.5", "seed": 1})
     assert result.unresolved_models == ["sd-1.5"]
     assert result.updated_count == 2
     assert "model" not in result.parameters
@@ -57,8 +58,10 @@ async def test_unresolved_main_model_is_reported(fake_factory, client_factory) -
 async def test_append_reference_images(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
     image = fake.add_image()
-    result = await client_factory(fake.url).recall(
-        {"reference_images": [{"image_name": image.image_name}]}, append=True
+    result = await post_recall(
+        client_factory(fake.url),
+        {"reference_images": [{"image_name": image.image_name}]},
+        append=True,
     )
     assert _recall_calls(fake)[0]["query"] == {"append": "true"}
     assert result.parameters == {
@@ -72,14 +75,14 @@ async def test_append_reference_images(fake_factory, client_factory) -> None:
 async def test_strict_and_append_together_refused_locally(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
     with pytest.raises(BadRequestError):
-        await client_factory(fake.url).recall({"seed": 1}, strict=True, append=True)
+        await post_recall(client_factory(fake.url), {"seed": 1}, strict=True, append=True)
     assert not _recall_calls(fake)
 
 
 async def test_validation_error_is_flattened(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
     with pytest.raises(RejectedError) as caught:
-        await client_factory(fake.url).recall({"steps": 0, "bogus": 1})
+        await post_recall(client_factory(fake.url), {"steps": 0, "bogus": 1})
     assert caught.value.status == 422
     assert "body.steps: Input should be greater than or equal to 1" in caught.value.message
     assert "body.bogus: Extra inputs are not permitted" in caught.value.message
@@ -88,27 +91,27 @@ async def test_validation_error_is_flattened(fake_factory, client_factory) -> No
 async def test_reference_images_key_is_rejected_by_612(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.12.0")
     with pytest.raises(RejectedError, match="reference_images: Extra inputs"):
-        await client_factory(fake.url).recall({"reference_images": [{"image_name": "x.png"}]})
+        await post_recall(client_factory(fake.url), {"reference_images": [{"image_name": "x.png"}]})
 
 
 @pytest.mark.parametrize("version", ["5.6.0", "6.11.1"])
 async def test_no_recall_route_before_612(version, fake_factory, client_factory) -> None:
     fake = await fake_factory(version)
     with pytest.raises(RejectedError) as caught:
-        await client_factory(fake.url).recall({"seed": 1})
+        await post_recall(client_factory(fake.url), {"seed": 1})
     assert caught.value.status == 405
 
 
 async def test_queue_id_is_validated(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
     with pytest.raises(BadRequestError):
-        await client_factory(fake.url).recall({"seed": 1}, queue_id="../boards/")
+        await post_recall(client_factory(fake.url), {"seed": 1}, queue_id="../boards/")
     assert not _recall_calls(fake)
 
 
 async def test_empty_recall(fake_factory, client_factory) -> None:
     fake = await fake_factory("6.14.2")
-    result = await client_factory(fake.url).recall({})
+    result = await post_recall(client_factory(fake.url), {})
     assert result.status == "no_parameters_provided" and result.updated_count == 0
 
 
@@ -116,7 +119,7 @@ async def test_recall_needs_auth_from_613_only(fake_factory, client_factory) -> 
     from photomapd.invokeai.errors import AuthRequiredError
 
     open_612 = await fake_factory("6.12.0", multiuser=True)
-    assert (await client_factory(open_612.url).recall({"seed": 3})).updated_count == 1
+    assert (await post_recall(client_factory(open_612.url), {"seed": 3})).updated_count == 1
     closed = await fake_factory("6.13.5", multiuser=True)
     with pytest.raises(AuthRequiredError):
-        await client_factory(closed.url).recall({"seed": 3})
+        await post_recall(client_factory(closed.url), {"seed": 3})

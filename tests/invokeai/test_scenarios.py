@@ -14,6 +14,7 @@ import pytest
 from photomapd.invokeai.actions import ImageSource, InvokeAIActions, RecallMode
 from photomapd.invokeai.client import InvokeAIClient
 from photomapd.invokeai.errors import AuthFailedError
+from photomapd.invokeai.gallery import list_boards, upload_image
 from tests.conftest import SHARED
 from tests.invokeai.payloads import read_metadata, simple_recall_payload
 from tests.invokeai.peers import Peer
@@ -66,16 +67,16 @@ async def test_status(peer: Peer, client: InvokeAIClient) -> None:
 
 async def test_boards_and_upload_fallback(peer: Peer, client: InvokeAIClient) -> None:
     board_id = await peer.create_board()
-    boards = await client.boards()
+    boards = await list_boards(client)
     assert boards[0].board_name == "Uncategorized"
     assert board_id in [b.board_id for b in boards]
     data = SDXL.read_bytes()
-    landed = await client.upload(data, SDXL.name, board_id=board_id)
+    landed = await upload_image(client, data, SDXL.name, board_id=board_id)
     assert landed.warning is None and landed.board_id == board_id
     assert landed.image_name in await peer.board_image_names(board_id)
     # The upload kept InvokeAI's metadata chunk (InvokeAI's own Recall works on it).
     assert (await peer.image_metadata(landed.image_name))["seed"] == 4294967295
-    missing = await client.upload(data, SDXL.name, board_id="00000000-no-such-board")
+    missing = await upload_image(client, data, SDXL.name, board_id="00000000-no-such-board")
     assert missing.board_id is None
     assert missing.warning == (
         "Upload to the selected board failed (HTTP 404); image was placed in Uncategorized."
@@ -144,7 +145,7 @@ async def test_use_as_reference_uploads_then_recalls(peer, client, tmp_path: Pat
 
 
 async def test_reference_reuses_an_image_invokeai_already_has(peer, client, tmp_path) -> None:
-    on_server = await client.upload(FLUX.read_bytes(), FLUX.name)
+    on_server = await upload_image(client, FLUX.read_bytes(), FLUX.name)
     local = _image(tmp_path, FLUX, on_server.image_name)  # as found in InvokeAI's outputs
     result = await InvokeAIActions(client).use_as_reference(local, append=True)
     assert result.uploaded == [] and result.reused == [on_server.image_name]
@@ -167,7 +168,7 @@ async def test_wrong_password_is_clear(peer: Peer) -> None:
         assert status.reachable and status.authenticated is False
         assert "Incorrect email or password" in status.detail
         with pytest.raises(AuthFailedError):
-            await client.boards()
+            await list_boards(client)
 
 
 async def test_recall_of_a_comfyui_image_maps_its_sampler_and_says_how(
