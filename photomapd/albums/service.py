@@ -96,8 +96,7 @@ class AlbumService:
         try:
             ids = await asyncio.to_thread(local.resolve_boards, boards)
         except LocalDatabaseError as error:
-            code = "board_not_found" if "has no board" in str(error) else "invokeai_database"
-            raise AlbumError(code, str(error)) from error
+            raise AlbumError(str(error.code), str(error)) from error
         return ids, [local.images_dir.resolve()]
 
     def all_albums(self) -> list[AlbumConfig]:

@@ -1,4 +1,8 @@
-"""Typed API errors, turned into one JSON shape: {"error": {"code", "message"}}."""
+"""Typed API errors, turned into one JSON shape: {"error": {"code", "message"}}.
+
+Domain exceptions (albums, InvokeAI, search) get the same shape through the table in
+domain_errors.py, so route handlers need no try/except to translate them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 
 from aiohttp import web
+
+from photomapd.api.domain_errors import domain_answer
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,10 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
             raise
         code = error.reason.lower().replace(" ", "_")
         return error_response(error.status, code, error.text or error.reason)
-    except Exception:
+    except Exception as error:
+        answer = domain_answer(error)
+        if answer is not None:
+            return error_response(*answer)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(
             500, "internal_error", "internal error; the daemon log has the details"

@@ -14,7 +14,7 @@ from aiohttp import web
 
 import photomapd
 
-# Generation-metadata filters (routes_metadata.py); without q they are the whole search.
+# Generation-metadata filters (filters.py); without q they are the whole search.
 METADATA_FILTERS: list[tuple[str, str, str]] = [
     ("prompt", "string", 'full-text prompt search: words ANDed, "phrase", prefix*, OR'),
     ("model", "string", "model name (exact, case-insensitive)"),

@@ -6,17 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from photomapd.albums.service import AlbumError
 from photomapd.api import keys
-from photomapd.api.errors import ApiError, BadRequest, NotFound
+from photomapd.api.errors import BadRequest, NotFound
 from photomapd.api.params import int_param, json_body
 from photomapd.image_json import image_json
-
-ALBUM_ERROR_STATUS = {"album_not_found": 404, "album_exists": 409}
-
-
-def _album_error(error: AlbumError) -> ApiError:
-    return ApiError(ALBUM_ERROR_STATUS.get(error.code, 400), error.code, error.message)
 
 
 def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
@@ -49,26 +42,20 @@ async def create_album(request: web.Request) -> web.Response:
     if not name and not body.get("key"):
         raise BadRequest("missing_name", "give the album a name")
     service = request.app[keys.ALBUMS]
-    try:
-        album = await service.create(
-            name or str(body["key"]),
-            folders,
-            body.get("key"),
-            _string_list(body, "exclude"),
-            _string_list(body, "boards"),
-        )
-    except AlbumError as error:
-        raise _album_error(error) from error
+    album = await service.create(
+        name or str(body["key"]),
+        folders,
+        body.get("key"),
+        _string_list(body, "exclude"),
+        _string_list(body, "boards"),
+    )
     return web.json_response(await service.describe(album), status=201)
 
 
 async def get_album(request: web.Request) -> web.Response:
     """One album with counts, folder states and the last reconcile."""
     service = request.app[keys.ALBUMS]
-    try:
-        album = service.get(request.match_info["key"])
-    except AlbumError as error:
-        raise _album_error(error) from error
+    album = service.get(request.match_info["key"])
     return web.json_response(await service.describe(album))
 
 
@@ -79,36 +66,27 @@ async def patch_album(request: web.Request) -> web.Response:
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise BadRequest("missing_name", "name must be a non-empty text")
     service = request.app[keys.ALBUMS]
-    try:
-        album = await service.update(
-            request.match_info["key"],
-            name.strip() if name is not None else None,
-            _string_list(body, "folders"),
-            _string_list(body, "exclude"),
-            _string_list(body, "boards"),
-        )
-    except AlbumError as error:
-        raise _album_error(error) from error
+    album = await service.update(
+        request.match_info["key"],
+        name.strip() if name is not None else None,
+        _string_list(body, "folders"),
+        _string_list(body, "exclude"),
+        _string_list(body, "boards"),
+    )
     return web.json_response(await service.describe(album))
 
 
 async def delete_album(request: web.Request) -> web.Response:
     """Remove an album and its index (the image files are never touched)."""
     service = request.app[keys.ALBUMS]
-    try:
-        removed = await service.delete(request.match_info["key"])
-    except AlbumError as error:
-        raise _album_error(error) from error
+    removed = await service.delete(request.match_info["key"])
     return web.json_response({"deleted": request.match_info["key"], "images_removed": removed})
 
 
 async def reindex_album(request: web.Request) -> web.Response:
     """Update Index: reconcile the album's folders with the database now."""
     service = request.app[keys.ALBUMS]
-    try:
-        summary = await service.reconcile(request.match_info["key"])
-    except AlbumError as error:
-        raise _album_error(error) from error
+    summary = await service.reconcile(request.match_info["key"])
     return web.json_response(summary, status=202)
 
 

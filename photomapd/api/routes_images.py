@@ -10,12 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from photomapd import imaging
-from photomapd.api import keys, routes_metadata
-from photomapd.api.errors import NotFound, Unavailable
+from photomapd.api import keys
+from photomapd.api.errors import NotFound
+from photomapd.api.filters import allowed_ids
+from photomapd.api.hits import hits_json
 from photomapd.api.params import image_id_param, int_param
 from photomapd.api.placeholders import Placeholder, placeholder_response
 from photomapd.image_json import image_json
-from photomapd.search.searcher import SearchUnavailable
 
 CACHE_SECONDS = 7 * 24 * 3600
 
@@ -122,13 +123,8 @@ async def get_similar(request: web.Request) -> web.Response:
     offset = int_param(request, "offset", 0, 0, 100_000)
     album = request.query.get("album") or None
     favourites = {"favourite": request.query.get("favourite", "")}
-    allowed = await routes_metadata.allowed_ids(request, favourites, album)
-    try:
-        hits = await request.app[keys.SEARCHER].similar(row["id"], album, limit, offset, allowed)
-    except SearchUnavailable as error:
-        raise Unavailable("model_unavailable", str(error)) from error
-    from photomapd.api.routes_search import hits_json
-
+    allowed = await allowed_ids(request, favourites, album)
+    hits = await request.app[keys.SEARCHER].similar(row["id"], album, limit, offset, allowed)
     return web.json_response({"results": await hits_json(request, hits)})
 
 

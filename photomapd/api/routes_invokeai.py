@@ -16,20 +16,14 @@ from aiohttp import web
 
 from photomapd.albums.service import NO_INVOKEAI_ROOT
 from photomapd.api import keys
-from photomapd.api.errors import ApiError, BadRequest, NotFound
+from photomapd.api.errors import BadRequest, NotFound
 from photomapd.api.keys import BRIDGE
 from photomapd.api.params import image_id_param
 from photomapd.image_json import image_json
-from photomapd.invokeai.errors import InvokeAIError
-from photomapd.invokeai.local_db import LocalDatabaseError
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("recall", "reference", "gallery")
-
-
-def _api_error(error: InvokeAIError) -> ApiError:
-    return ApiError(error.http_status, str(error.code), error.message)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -52,28 +46,19 @@ async def get_settings(request: web.Request) -> web.Response:
 async def put_settings(request: web.Request) -> web.Response:
     """Save settings (partial). Returns them plus a fresh probe of the URL under `status`."""
     bridge = request.app[BRIDGE]
-    try:
-        settings = await bridge.update_settings(await _json_body(request))
-        status = await bridge.status()
-    except InvokeAIError as error:
-        raise _api_error(error) from error
+    settings = await bridge.update_settings(await _json_body(request))
+    status = await bridge.status()
     return web.json_response({**settings, "status": status})
 
 
 async def get_status(request: web.Request) -> web.Response:
     """reachable / version / multiuser / capabilities / detail (never an error status)."""
-    try:
-        return web.json_response(await request.app[BRIDGE].status())
-    except InvokeAIError as error:
-        raise _api_error(error) from error
+    return web.json_response(await request.app[BRIDGE].status())
 
 
 async def get_boards(request: web.Request) -> web.Response:
     """Boards for the upload dropdown, Uncategorized (board_id null) first."""
-    try:
-        boards = await request.app[BRIDGE].boards()
-    except InvokeAIError as error:
-        raise _api_error(error) from error
+    boards = await request.app[BRIDGE].boards()
     return web.json_response({"boards": [board.to_dict() for board in boards]})
 
 
@@ -85,10 +70,7 @@ async def get_local_boards(request: web.Request) -> web.Response:
     local = request.app[keys.ALBUMS].local_index()
     if local is None:
         raise BadRequest("invokeai_root_not_set", NO_INVOKEAI_ROOT)
-    try:
-        boards = await asyncio.to_thread(local.database.boards, include_archived=True)
-    except LocalDatabaseError as error:
-        raise BadRequest("invokeai_database", error.message) from error
+    boards = await asyncio.to_thread(local.database.boards, include_archived=True)
     return web.json_response(
         {
             "boards": [vars(board) for board in boards],
@@ -109,10 +91,7 @@ async def _image(request: web.Request) -> tuple[Path, Any]:
 async def get_image_actions(request: web.Request) -> web.Response:
     """Which InvokeAI buttons to show for this image."""
     path, summary = await _image(request)
-    try:
-        available = await request.app[BRIDGE].available_actions(path, summary)
-    except InvokeAIError as error:
-        raise _api_error(error) from error
+    available = await request.app[BRIDGE].available_actions(path, summary)
     return web.json_response(available)
 
 
@@ -123,10 +102,7 @@ async def post_image_action(request: web.Request) -> web.Response:
         raise NotFound("unknown_action", f"unknown InvokeAI action {action!r}")
     path, summary = await _image(request)
     body = await _json_body(request)
-    try:
-        result = await request.app[BRIDGE].run(action, path, summary, body)
-    except InvokeAIError as error:
-        raise _api_error(error) from error
+    result = await request.app[BRIDGE].run(action, path, summary, body)
     return web.json_response(result.to_dict())
 
 

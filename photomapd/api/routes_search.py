@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from typing import Any
 
 from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
 
-from photomapd.api import keys, routes_metadata
-from photomapd.api.errors import BadRequest, NotFound, Unavailable
+from photomapd.api import keys
+from photomapd.api.errors import BadRequest, NotFound
+from photomapd.api.filters import (
+    allowed_ids,
+    has_metadata_filter,
+    metadata_filter,
+    metadata_index,
+)
+from photomapd.api.hits import hits_json, unscored_json
 from photomapd.api.params import float_param, float_value, int_param, int_value
-from photomapd.image_json import image_json
-from photomapd.search.searcher import SearchHit, SearchQuery, SearchUnavailable
+from photomapd.search.searcher import SearchQuery
+from photomapd.store.metadata_index import MetadataFilter
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPLOAD_CHUNK_BYTES = 256 * 1024
-
-
-async def hits_json(request: web.Request, hits: list[SearchHit]) -> list[dict[str, Any]]:
-    rows = await request.app[keys.STORE].get_images([hit.image_id for hit in hits])
-    return [
-        {"image": image_json(rows[hit.image_id]), "score": round(hit.score, 4)}
-        for hit in hits
-        if hit.image_id in rows
-    ]
 
 
 def _check_album(request: web.Request, album: str | None) -> None:
@@ -37,9 +34,7 @@ async def _run(request: web.Request, query: SearchQuery) -> web.Response:
     _check_album(request, query.album)
     try:
         hits = await request.app[keys.SEARCHER].search(query)
-    except SearchUnavailable as error:
-        raise Unavailable("model_unavailable", str(error)) from error
-    except ValueError as error:
+    except ValueError as error:  # the searcher's "nothing to search for"
         raise BadRequest("empty_query", str(error)) from error
     results = await hits_json(request, hits)
     return web.json_response(
@@ -51,15 +46,13 @@ async def get_search(request: web.Request) -> web.Response:
     """Semantic text search (q, negative, negative_weight), optionally in one album.
 
     Metadata filters (prompt, model, lora, generator, seed, since, until, has_reference;
-    routes_metadata) restrict the semantic results, or without q are the whole search.
+    filters.py) restrict the semantic results, or without q are the whole search.
     """
     text = request.query.get("q", "")
     album = request.query.get("album") or None
-    if not text.strip() and routes_metadata.has_metadata_filter(request.query):
-        return await routes_metadata.metadata_search(
-            request, routes_metadata.metadata_filter(request.query)
-        )
-    allowed = await routes_metadata.allowed_ids(request, request.query, album)
+    if not text.strip() and has_metadata_filter(request.query):
+        return await _metadata_search(request, metadata_filter(request.query))
+    allowed = await allowed_ids(request, request.query, album)
     query = SearchQuery(
         text=text,
         negative=request.query.get("negative", ""),
@@ -76,6 +69,17 @@ async def get_search(request: web.Request) -> web.Response:
             "generator=, seed=, since= or until=",
         )
     return await _run(request, query)
+
+
+async def _metadata_search(request: web.Request, filters: MetadataFilter) -> web.Response:
+    """`GET /api/search` without q: prompt full-text and filters only, no model needed."""
+    album = request.query.get("album") or None
+    _check_album(request, album)
+    limit = int_param(request, "limit", 50, 1, 500)
+    offset = int_param(request, "offset", 0, 0, 100_000)
+    ids, total = await metadata_index(request).search(filters, album, limit, offset)
+    results = await unscored_json(request, ids)
+    return web.json_response({"results": results, "total": total, "offset": offset, "limit": limit})
 
 
 async def _read_upload(part: BodyPartReader) -> bytes:
@@ -151,7 +155,7 @@ async def post_search(request: web.Request) -> web.Response:
         limit=int_value(fields, "limit", 50, 1, 500),
         offset=int_value(fields, "offset", 0, 0, 10_000),
     )
-    allowed = await routes_metadata.allowed_ids(request, fields, query.album)
+    allowed = await allowed_ids(request, fields, query.album)
     return await _run(request, replace(query, allowed_ids=allowed))
 
 
@@ -178,8 +182,8 @@ async def get_search_matching(request: web.Request) -> web.Response:
         )
     album = request.query.get("album") or None
     _check_album(request, album)
-    filters = routes_metadata.metadata_filter(request.query)
-    matching = await routes_metadata.index(request).matching_among(filters, album, ids)
+    filters = metadata_filter(request.query)
+    matching = await metadata_index(request).matching_among(filters, album, ids)
     return web.json_response({"ids": matching})
 
 

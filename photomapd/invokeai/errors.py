@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     UPSTREAM = "invokeai_upstream"
     BAD_REQUEST = "invokeai_bad_request"
     FILE_MISSING = "invokeai_file_missing"
+    # InvokeAI's own database (invokeai.db under its root), read without its server:
+    DATABASE = "invokeai_database"
+    BOARD_NOT_FOUND = "board_not_found"
 
 
 class InvokeAIError(Exception):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from photomapd.invokeai.errors import InvokeAIError
+from photomapd.invokeai.errors import ErrorCode, InvokeAIError
 from photomapd.invokeai.urls import is_safe_image_name
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,16 @@ _SUBFOLDER_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class LocalDatabaseError(InvokeAIError):
+    """InvokeAI's database is missing or unreadable under the root."""
+
+    code = ErrorCode.DATABASE
     http_status = 400
+
+
+class BoardNotFoundError(LocalDatabaseError):
+    """A board name or id InvokeAI's database does not have; the message lists its boards."""
+
+    code = ErrorCode.BOARD_NOT_FOUND
 
 
 @dataclass(frozen=True)

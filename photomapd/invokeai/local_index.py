@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photomapd.invokeai.local_db import (
+    BoardNotFoundError,
     InvokeAIDatabase,
     LocalBoard,
     LocalDatabaseError,
@@ -131,7 +132,7 @@ class LocalIndex:
     def resolve_boards(self, wanted: Iterable[str]) -> list[str]:
         """Board ids for ids or names (case-insensitive); "Uncategorized" becomes "none".
 
-        Raises LocalDatabaseError naming the boards that do not exist.
+        Raises BoardNotFoundError naming the boards that do not exist.
         """
         boards = self.database.boards(include_archived=True)
         by_id = {board.board_id: board for board in boards}
@@ -151,7 +152,7 @@ class LocalIndex:
                 unknown.append(item)
         if unknown:
             names = ", ".join(repr(b.board_name) for b in boards if not b.archived) or "none"
-            raise LocalDatabaseError(
+            raise BoardNotFoundError(
                 f"InvokeAI has no board {', '.join(map(repr, unknown))}. Its boards: {names} "
                 "(or 'Uncategorized'); GET /api/invokeai/local/boards lists them."
             )
