@@ -241,8 +241,7 @@ def shoot(url: str, out: Path) -> None:
         save(page, out, "hotkeys")
         page.keyboard.press("Escape")
 
-        if page.locator("#tab-map").is_visible():
-            photograph_map(page, url, out)
+        photograph_map(page, url, out)
 
         phone = browser.new_context(
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
