@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from photomapd import imaging
+from photomapd import imaging, metadata
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ MetadataReader = Callable[[Path], tuple[str | None, str | None, int | None]]
 
 
 def default_metadata_reader() -> MetadataReader:
-    """photomapd.metadata parses every generator's chunks; without it, store nothing."""
-    try:
-        from photomapd import metadata
-    except ImportError:  # pragma: no cover - the package ships with photomapd
-        return lambda path: (None, None, None)
+    """Reads a file's generation metadata with photomapd.metadata (every generator's chunks)."""
 
     def read(path: Path) -> tuple[str | None, str | None, int | None]:
         try:
