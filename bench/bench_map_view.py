@@ -21,14 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from photomapd.map.payload import MapPoints, encode_payload  # noqa: E402
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.ui.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def fixture_app(points: int) -> web.Application:
@@ -77,9 +70,7 @@ async def main() -> None:
     await site.start()
     port = runner.addresses[0][1]
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
         started = asyncio.get_running_loop().time()
         await page.goto(f"http://127.0.0.1:{port}/map.html?album=big")

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.tinyclip import write_tiny_clip  # noqa: E402
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.ui.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.ui.images import colours, write_png  # noqa: E402
 
 # Records the moment the first tile's thumbnail is decoded and laid out, checked every frame.

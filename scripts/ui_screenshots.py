@@ -35,8 +35,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from photomapd.config import AlbumConfig, Config, ModelConfig  # noqa: E402
 from tests.invokeai.test_local_db import SCHEMA_614  # noqa: E402
 from tests.tinyclip import write_tiny_clip  # noqa: E402
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.ui.live import start_live, stop_live, wait_indexed  # noqa: E402
+from tests.ui.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.ui.live import serve_live  # noqa: E402
 
 MAX_BYTES = 300 * 1024
 ONLY: set[str] = set()  # --only: the screenshots to write (all when empty)
@@ -241,8 +241,7 @@ def shoot(url: str, out: Path) -> None:
         save(page, out, "hotkeys")
         page.keyboard.press("Escape")
 
-        if page.locator("#tab-map").is_visible():
-            photograph_map(page, url, out)
+        photograph_map(page, url, out)
 
         phone = browser.new_context(
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
@@ -286,12 +285,8 @@ def main() -> None:
         config.albums.append(AlbumConfig("invokeai", "InvokeAI outputs", [folder]))
         write_invokeai_database(base / "invokeai", folder)
         config.invokeai_root = base / "invokeai"
-        entry = start_live(config)
-        try:
-            wait_indexed(entry[0], count, timeout=120)
-            shoot(entry[0].url, args.out)
-        finally:
-            stop_live(entry)
+        with serve_live(config, indexed=count, index_timeout=120) as live:
+            shoot(live.url, args.out)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Routes the browser UI needs beyond the core API: server-side folder picker, zip download of
 selected images, looking an image up by file name (reference-image thumbnails), and the
-settings dialog's model/port settings (only when the core does not serve /api/settings)."""
+settings dialog's model/port settings (GET/PUT /api/settings)."""
 
 from __future__ import annotations
 
@@ -288,18 +288,9 @@ async def put_settings(request: web.Request) -> web.Response:
     )
 
 
-def _has_route(app: web.Application, method: str, path: str) -> bool:
-    return any(
-        route.method == method and route.resource is not None and route.resource.canonical == path
-        for route in app.router.routes()
-    )
-
-
 def setup(app: web.Application) -> None:
-    # The core may grow its own settings routes; never register a second handler for them.
-    if not _has_route(app, "GET", "/api/settings"):
-        app.router.add_get("/api/settings", get_settings)
-        app.router.add_put("/api/settings", put_settings)
+    app.router.add_get("/api/settings", get_settings)
+    app.router.add_put("/api/settings", put_settings)
     app.router.add_get("/api/fs/list", fs_list)
     app.router.add_post("/api/images/zip", images_zip)
     app.router.add_get("/api/image-lookup", image_lookup)

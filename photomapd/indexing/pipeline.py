@@ -3,8 +3,8 @@ batches on the model thread, write rows + vectors in one transaction, publish ev
 
 Stages are connected by queues so decoding the next images overlaps embedding the current batch.
 Parts with a job of their own live beside it: file_stability.py (when a file is complete),
-model_runner.py (the model thread), index_writer.py (rows, then vectors, then events),
-embedding_catch_up.py (vectors still owed) and index_failures.py (what a failed row says).
+model/runner.py (the model thread), index_writer.py (rows, then vectors, then events),
+embedding_catch_up.py (vectors still owed) and failures.py (what a failed row says).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +106,6 @@ class Pipeline:
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._last_progress = 0.0
-        self.on_album_folder_deleted: Callable[[str, Path], None] | None = None
 
     @property
     def model_pool(self) -> ThreadPoolExecutor:
@@ -293,7 +291,7 @@ class Pipeline:
             kind = EventKind.IMAGE_ADDED if is_new else EventKind.IMAGE_UPDATED
             self.events.publish(kind, {"image": image_json(image)})
 
-    # --- stage 3: embed in batches on the model thread (model_runner.py) -----------------
+    # --- stage 3: embed in batches on the model thread (model/runner.py) -----------------
 
     async def _embed_loop(self) -> None:
         # The write of one batch overlaps the embedding of the next (at most one write in

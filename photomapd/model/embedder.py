@@ -22,18 +22,17 @@ import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 
-from photomapd.model.files import (
-    ModelConfig,
+from photomapd.model.files import ModelConfig, WeightsSource, resolve_config, resolve_weights
+from photomapd.model.lifecycle import (
+    ModelLifecycle,
+    ModelState,
     ModelUnavailable,
-    WeightsSource,
-    resolve_config,
-    resolve_weights,
+    weights_identity,
 )
-from photomapd.model.lifecycle import ModelLifecycle, ModelState, weights_identity
 from photomapd.model.preprocessing import numpy_transform
 from photomapd.sentences import clause
 
-__all__ = ["Embedder", "ModelState", "ModelUnavailable", "hub_offline", "resolve_device"]
+__all__ = ["Embedder", "hub_offline", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 

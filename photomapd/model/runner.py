@@ -68,7 +68,9 @@ class ModelRunner:
             and time.monotonic() - self.last_failure < backoff
         ):
             return False
-        self.events.publish(EventKind.MODEL_STATE, {**self.status(), "state": "loading"})
+        self.events.publish(
+            EventKind.MODEL_STATE, {**self.status(), "state": str(ModelState.LOADING)}
+        )
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.pool, self.embedder.load)

@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from photomapd.model.embedder import Embedder, ModelState, ModelUnavailable, resolve_device
+from photomapd.model.embedder import Embedder, resolve_device
+from photomapd.model.lifecycle import ModelState, ModelUnavailable
 from tests.tinyclip import TINY_CLIP_CONFIG, TINY_CLIP_DIM, write_tiny_clip
 
 # Sockets opened while a test watches: the audit hook sees every connect and DNS lookup, in

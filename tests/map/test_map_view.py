@@ -14,17 +14,10 @@ from aiohttp import web
 from photomapd.map.payload import MapPoints, encode_payload
 from tests.helpers import png_bytes, wait_for
 from tests.map.test_map_api import COLOURS
+from tests.ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 BACKGROUND = [0x15, 0x16, 0x1A]
 
 RECORD_EVENTS = """() => {
@@ -47,14 +40,12 @@ PAINTED_PIXELS = """([r, g, b]) => {
 
 @pytest.fixture
 async def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
 

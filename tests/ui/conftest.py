@@ -1,29 +1,16 @@
-"""Fixtures for the browser UI tests: one Chromium per session, the fake API, and a real daemon
-running on its own loop thread (Playwright's sync API drives the page from the test thread)."""
+"""Fixtures for the browser UI tests: one Chromium per module, a page that records its script
+errors, and the fake API (real daemons start from tests.ui.live.serve_live)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from photomapd.config import AlbumConfig, Config, ModelConfig
+from tests.ui.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.ui.fake_api import FakeDaemon, serve_fake
-from tests.ui.live import LiveDaemon, start_live
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -62,31 +49,3 @@ def fake() -> Iterator[tuple[FakeDaemon, str]]:
     daemon.seed(24)
     with serve_fake(daemon) as base:
         yield daemon, base
-
-
-@pytest.fixture
-def live_factory(tmp_path: Path, tiny_clip: tuple[Path, Path]) -> Iterator[Any]:
-    """Start real daemons on temp folders with the tiny CLIP model; all are stopped after."""
-    running: list[tuple[LiveDaemon, threading.Thread, asyncio.Event]] = []
-
-    def start(*folders: Path) -> LiveDaemon:
-        config_path, checkpoint = tiny_clip
-        config = Config(
-            data_dir=tmp_path / f"data{len(running)}",
-            host="127.0.0.1",
-            port=0,
-            model=ModelConfig(
-                name=str(config_path), pretrained=str(checkpoint), device="cpu", batch_size=8
-            ),
-        )
-        for number, folder in enumerate(folders):
-            folder.mkdir(parents=True, exist_ok=True)
-            config.albums.append(AlbumConfig(f"album{number}", f"Album {number}", [folder]))
-        entry = start_live(config)
-        running.append(entry)
-        return entry[0]
-
-    yield start
-    for live, thread, stop in running:
-        live.loop.call_soon_threadsafe(stop.set)
-        thread.join(60)

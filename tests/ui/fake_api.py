@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 from PIL import Image
+
+from tests.ui.loop_thread import serve_on_thread
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 PALETTE = [(230, 253, 19), (90, 166, 255), (240, 98, 90), (60, 207, 120), (198, 166, 255)]
@@ -522,41 +523,16 @@ def create_fake_app(daemon: FakeDaemon) -> web.Application:
 @contextmanager
 def serve_fake(daemon: FakeDaemon) -> Iterator[str]:
     """Run the fake app on a loopback port in a background thread; yields the base URL."""
-    started = threading.Event()
-    holder: dict[str, Any] = {}
 
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        daemon.loop = loop
+    async def start() -> web.AppRunner:
+        daemon.loop = asyncio.get_running_loop()
         runner = web.AppRunner(create_fake_app(daemon), handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner
 
-        async def start() -> None:
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            holder["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            started.set()
+    async def stop(runner: web.AppRunner) -> None:
+        await runner.cleanup()
 
-        holder["stop"] = asyncio.Event()
-        try:
-            loop.run_until_complete(start())
-        except Exception as error:  # re-raised in the test thread
-            holder["error"] = error
-            started.set()
-            loop.close()
-            return
-        loop.run_until_complete(holder["stop"].wait())
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="fake-api", daemon=True)
-    thread.start()
-    assert started.wait(10), "fake API did not start"
-    if "error" in holder:
-        raise holder["error"]
-    try:
-        yield f"http://127.0.0.1:{holder['port']}"
-    finally:
-        assert daemon.loop is not None
-        daemon.loop.call_soon_threadsafe(holder["stop"].set)
-        thread.join(10)
+    with serve_on_thread("fake-api", start, stop, timeout=10) as runner:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"

@@ -1,16 +1,12 @@
-"""Images for UI tests: distinct colours so the tiny CLIP gives distinct vectors, and copies of
-real InvokeAI files from the shared corpus (read at run time, never committed)."""
+"""Images for UI tests: distinct colours so the tiny CLIP gives distinct vectors."""
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def write_png(
@@ -34,20 +30,9 @@ def colours(count: int) -> list[tuple[int, int, int]]:
     return [((37 * i) % 256, (91 * i + 40) % 256, (151 * i + 80) % 256) for i in range(count)]
 
 
-def copy_corpus(
-    target: Path, folders: tuple[str, ...] = ("invokeai-v6", "invokeai-v3", "a1111", "none")
-) -> list[Path]:
-    copied = []
-    for name in folders:
-        source = CORPUS / name
-        if not source.is_dir():
-            continue
-        for file in sorted(source.iterdir()):
-            if (
-                file.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
-                and file.stat().st_size > 0
-            ):
-                destination = target / f"{name}-{file.name}"
-                shutil.copyfile(file, destination)
-                copied.append(destination)
-    return copied
+def colour_folder(folder: Path, count: int, prefix: str = "seed") -> Path:
+    """`folder`, made, holding `count` distinctly coloured PNGs named {prefix}_{index}.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, colour in enumerate(colours(count)):
+        write_png(folder / f"{prefix}_{index}.png", colour)
+    return folder

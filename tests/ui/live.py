@@ -4,14 +4,16 @@ screenshots and the UI benchmark all drive the page from the main thread)."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from photomapd.config import AlbumConfig, Config, ModelConfig
 from photomapd.daemon import Daemon
+from tests.ui.loop_thread import serve_on_thread
 
 
 @dataclass
@@ -27,49 +29,28 @@ class LiveDaemon:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
 
-def start_live(config: Config) -> tuple[LiveDaemon, threading.Thread, asyncio.Event]:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
+@contextmanager
+def serve_live(config: Config, indexed: int = 0, index_timeout: float = 60) -> Iterator[LiveDaemon]:
+    """A real daemon on `config`, stopped on exit; with `indexed`, yielded once that many images
+    are indexed (or failed) and the queue is empty."""
 
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        stop = asyncio.Event()
+    async def start() -> LiveDaemon:
         daemon = Daemon(config)
-        try:
-            loop.run_until_complete(daemon.start())
-        except BaseException as error:  # surfaced in the test thread below
-            holder["error"] = error
-            ready.set()
-            loop.close()
-            return
-        holder.update(daemon=daemon, loop=loop, stop=stop)
-        ready.set()
-        loop.run_until_complete(stop.wait())
-        loop.run_until_complete(daemon.stop())
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        await daemon.start()
+        folder = config.albums[0].folders[0] if config.albums else config.data_dir
+        return LiveDaemon(daemon, asyncio.get_running_loop(), folder, daemon.url)
 
-    thread = threading.Thread(target=run, name="photomapd-live", daemon=True)
-    thread.start()
-    assert ready.wait(60), "the daemon did not start within 60 s"
-    if "error" in holder:
-        raise holder["error"]
-    folder = config.albums[0].folders[0] if config.albums else config.data_dir
-    live = LiveDaemon(holder["daemon"], holder["loop"], folder, holder["daemon"].url)
-    return live, thread, holder["stop"]
+    async def stop(live: LiveDaemon) -> None:
+        await live.daemon.stop()
 
-
-def stop_live(entry: tuple[LiveDaemon, threading.Thread, asyncio.Event]) -> None:
-    live, thread, stop = entry
-    live.loop.call_soon_threadsafe(stop.set)
-    thread.join(60)
+    with serve_on_thread("photomapd-live", start, stop, timeout=60) as live:
+        if indexed:
+            wait_indexed(live, indexed, index_timeout)
+        yield live
 
 
 def wait_indexed(live: LiveDaemon, count: int, timeout: float = 60) -> dict[str, Any]:
     """Block until the albums hold `count` indexed (or failed) images and the queue is empty."""
-    import time
-
     deadline = time.monotonic() + timeout
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:

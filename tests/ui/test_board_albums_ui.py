@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 from photomapd.config import Config, ModelConfig
 from tests.invokeai.test_board_albums import real_pngs
 from tests.invokeai.test_local_db import DATED, U1, U2, make_root
-from tests.ui.live import LiveDaemon, start_live, stop_live
+from tests.ui.live import LiveDaemon, serve_live
+from tests.ui.pages import open_app
 
 pytestmark = pytest.mark.browser
 
@@ -33,17 +34,15 @@ def invokeai_daemon(tmp_path: Path, tiny_clip: tuple[Path, Path]) -> Iterator[Li
         model=ModelConfig(name=str(config_path), pretrained=str(checkpoint), device="cpu"),
         invokeai_root=root.resolve(),
     )
-    entry = start_live(config)
     try:
-        yield entry[0]
+        with serve_live(config) as live:
+            yield live
     finally:
-        stop_live(entry)
         db.close()
 
 
 def open_albums(page: Page, live: LiveDaemon) -> None:
-    page.goto(live.url + "/")
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
+    open_app(page, live.url)
     page.keyboard.press("a")
     expect(page.locator("#albums-dialog")).to_be_visible()
 

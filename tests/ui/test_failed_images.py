@@ -13,8 +13,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.fake_api import FakeDaemon, serve_fake
-from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, start_live, stop_live, tiny_model_config, wait_indexed
+from tests.ui.images import colour_folder, write_png
+from tests.ui.live import LiveDaemon, serve_live, tiny_model_config
+from tests.ui.pages import open_gallery
 
 pytestmark = pytest.mark.browser
 
@@ -27,32 +28,19 @@ def daemon(
     tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
 ) -> Iterator[LiveDaemon]:
     base = tmp_path_factory.mktemp("failed-ui")
-    folder = base / "images"
-    folder.mkdir()
-    for index, colour in enumerate(colours(2)):
-        write_png(folder / f"good_{index}.png", colour)
+    folder = colour_folder(base / "images", 2, prefix="good")
     # A PNG cut short, as a crashed export leaves it; there before the daemon starts, so the
     # first scan records it as failed at once (a live write would get a grace period).
     whole = write_png(folder / "whole.png", (200, 40, 40), size=256).read_bytes()
     (folder / "whole.png").unlink()
     (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
     config = tiny_model_config(base / "data", tiny_clip, folder)
-    entry = start_live(config)
-    try:
-        wait_indexed(entry[0], 3)
-        yield entry[0]
-    finally:
-        stop_live(entry)
-
-
-def open_gallery(page: Page, live: LiveDaemon) -> None:
-    page.goto(live.url + "/")
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
-    expect(page.locator(".tile[data-id]:not([data-id=''])").first).to_be_visible()
+    with serve_live(config, indexed=3) as live:
+        yield live
 
 
 def test_failed_image_shows_a_placeholder_and_the_reason(daemon: LiveDaemon, page: Page) -> None:
-    open_gallery(page, daemon)
+    open_gallery(page, daemon.url)
     tile = page.locator(".tile[aria-label^='truncated.png']")
     expect(tile).to_have_class(re.compile(r"\btile--error\b"))
     image = page.request.get(daemon.url + f"/api/images/{tile.get_attribute('data-id')}").json()
@@ -94,7 +82,7 @@ def test_failed_image_shows_a_placeholder_and_the_reason(daemon: LiveDaemon, pag
 
 
 def test_failed_files_list_opens_the_file_in_the_viewer(daemon: LiveDaemon, page: Page) -> None:
-    open_gallery(page, daemon)
+    open_gallery(page, daemon.url)
     page.keyboard.press("a")
     page.locator("#albums-dialog button", has_text="Failed files").click()
     failure = page.locator(".failure-list li", has_text="truncated.png")
@@ -135,7 +123,7 @@ def test_thumbnail_endpoint_answers_placeholders(daemon: LiveDaemon, page: Page)
     response = page.request.get(daemon.url + f"/api/images/{pending['id']}/thumbnail")
     assert response.status == 200
     assert response.headers["x-photomapd-placeholder"] == "pending"
-    open_gallery(page, daemon)
+    open_gallery(page, daemon.url)
     tile = page.locator("#tile-0")  # newest first
     expect(tile).to_have_attribute("aria-label", "half_written.png, indexing")
     expect(tile.locator(".tile-state")).to_have_text("indexing")

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.fake_api import FakeDaemon, serve_fake
+from tests.ui.pages import open_app
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +29,6 @@ def js_heap(page: Page) -> int:
         session.detach()
 
 
-def open_page(page: Page, base: str, query: str = "") -> None:
-    page.goto(base + "/" + query)
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open")
-
-
 def test_grid_with_100k_rows_scrolls_with_flat_heap(page: Page) -> None:
     daemon = FakeDaemon(big_album_size=100_000)
     daemon.albums["big"] = {
@@ -44,7 +40,7 @@ def test_grid_with_100k_rows_scrolls_with_flat_heap(page: Page) -> None:
         "failed": 0,
     }
     with serve_fake(daemon) as base:
-        open_page(page, base, "?album=big")
+        open_app(page, base, "?album=big")
         expect(page.locator("#result-title")).to_contain_text("100,000 images")
         expect(page.locator("#tile-0")).to_have_attribute("aria-label", re.compile("^099999.png"))
         baseline = js_heap(page)
@@ -76,7 +72,7 @@ def test_grid_with_100k_rows_scrolls_with_flat_heap(page: Page) -> None:
 def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDaemon, str]) -> None:
     daemon, base = fake
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    open_page(page, base)
+    open_app(page, base)
     page.locator("#tile-0").click()
     drawer = page.locator("#drawer")
     expect(drawer).to_be_visible()
@@ -128,7 +124,7 @@ def test_metadata_drawer_values_copy_and_raw_json(page: Page, fake: tuple[FakeDa
 
 def test_keyboard_navigation_and_slideshow(page: Page, fake: tuple[FakeDaemon, str]) -> None:
     _, base = fake
-    open_page(page, base)
+    open_app(page, base)
     expect(page.locator("#tile-0")).to_be_visible()
     # Gallery keys: arrows move the cursor, Enter opens.
     page.keyboard.press("ArrowRight")
@@ -187,7 +183,7 @@ def test_swipe_and_phone_layout(browser, fake: tuple[FakeDaemon, str]) -> None: 
     )
     page = context.new_page()
     try:
-        open_page(page, base)
+        open_app(page, base)
         expect(page.locator("#btn-sidebar")).to_be_visible()
         sidebar = page.locator("#sidebar")
         assert sidebar.bounding_box()["x"] < 0  # off-canvas until the menu button opens it
@@ -219,7 +215,7 @@ def test_swipe_and_phone_layout(browser, fake: tuple[FakeDaemon, str]) -> None: 
 
 def test_help_overlay_lists_hotkeys(page: Page, fake: tuple[FakeDaemon, str]) -> None:
     _, base = fake
-    open_page(page, base)
+    open_app(page, base)
     page.keyboard.press("?")
     dialog = page.locator("#help-dialog")
     expect(dialog).to_be_visible()
@@ -252,7 +248,7 @@ def test_empty_and_error_states(page: Page) -> None:
     }
     page.add_init_script("window.__photomapdLostAfterMs = 1500")
     with serve_fake(daemon) as base:
-        open_page(page, base)
+        open_app(page, base)
         # First run: no album, no InvokeAI found -> how to add a folder.
         empty = page.locator("#empty")
         expect(empty).to_contain_text("No InvokeAI images found yet")
@@ -289,7 +285,7 @@ def test_live_insert_keeps_the_viewer_on_its_image(
     page: Page, fake: tuple[FakeDaemon, str]
 ) -> None:
     daemon, base = fake
-    open_page(page, base)
+    open_app(page, base)
     page.locator("#tile-2").click()
     caption = page.locator("#viewer-caption")
     expect(page.locator("#viewer-position")).to_have_text("3 / 24")
@@ -306,7 +302,7 @@ def test_closing_a_bookmarked_viewer_shows_that_image_in_the_grid(
 ) -> None:
     _, base = fake
     page.set_viewport_size({"width": 700, "height": 520})
-    open_page(page, base, "?image=1")  # the oldest of 24: the last tile, far below the fold
+    open_app(page, base, "?image=1")  # the oldest of 24: the last tile, far below the fold
     expect(page.locator("#viewer-position")).to_have_text("24 / 24")
     page.keyboard.press("Escape")
     expect(page.locator("#viewer")).to_be_hidden()
@@ -328,7 +324,7 @@ def test_drawer_shows_the_files_own_scheduler_words_beside_invokeais_name(
         stored_scheduler="Karras",
         extra={"scheduler_note": "InvokeAI has no DPM++ 2M SDE; its DPM++ SDE Karras is nearest"},
     )
-    open_page(page, base)
+    open_app(page, base)
     page.locator("#tile-0").click()
     drawer = page.locator("#drawer")
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, start_live, stop_live, tiny_model_config, wait_indexed
+from tests.ui.images import colour_folder, write_png
+from tests.ui.live import LiveDaemon, serve_live, tiny_model_config
+from tests.ui.pages import open_gallery
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +26,7 @@ def live(
     tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
 ) -> Iterator[LiveDaemon]:
     base = tmp_path_factory.mktemp("qa-ui")
-    folder = base / "images"
-    folder.mkdir()
-    for index, colour in enumerate(colours(3)):
-        write_png(folder / f"seed_{index}.png", colour)
+    folder = colour_folder(base / "images", 3)
     metadata = {
         "generation_mode": "sdxl_txt2img",
         "positive_prompt": LONG_PROMPT,
@@ -39,22 +37,12 @@ def live(
     }
     write_png(folder / LONG_NAME, (120, 60, 200), text={"invokeai_metadata": json.dumps(metadata)})
     config = tiny_model_config(base / "data", tiny_clip, folder)
-    entry = start_live(config)
-    try:
-        wait_indexed(entry[0], 4)
-        yield entry[0]
-    finally:
-        stop_live(entry)
-
-
-def open_gallery(page: Page, live: LiveDaemon) -> None:
-    page.goto(live.url + "/")
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
-    expect(page.locator(".tile[data-id]:not([data-id=''])").first).to_be_visible()
+    with serve_live(config, indexed=4) as live:
+        yield live
 
 
 def test_enter_and_space_activate_the_focused_control(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     # Gallery: Enter on a focused header button opens that button's dialog, not the viewer.
     page.focus("#btn-settings")
     page.keyboard.press("Enter")
@@ -96,7 +84,7 @@ def test_enter_and_space_activate_the_focused_control(live: LiveDaemon, page: Pa
 def test_a_long_prompt_starts_folded_so_the_settings_below_stay_in_view(
     live: LiveDaemon, page: Page
 ) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     page.locator(".tile[aria-label^='render_aaa']").click()
     drawer = page.locator("#drawer")
     expect(drawer).to_be_visible()
@@ -120,7 +108,7 @@ def test_a_long_prompt_starts_folded_so_the_settings_below_stay_in_view(
 
 
 def test_sidebar_seed_and_dates_show_their_whole_value(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     page.fill("#f-seed", "4294967295")  # InvokeAI's largest seed
     assert page.eval_on_selector("#f-seed", "e => e.scrollWidth <= e.clientWidth")
     # A date field at least as wide as the browser's own width for one (mm/dd/yyyy + picker).
@@ -135,7 +123,7 @@ def test_sidebar_seed_and_dates_show_their_whole_value(live: LiveDaemon, page: P
 
 
 def test_settings_username_and_password_fields_line_up(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     page.keyboard.press(",")
     user, password = page.locator("#i-user"), page.locator("#i-password")
     expect(password).to_be_visible()
@@ -150,7 +138,7 @@ def test_phone_filter_sheet_takes_focus_and_escape_closes_it(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         page = context.new_page()
-        open_gallery(page, live)
+        open_gallery(page, live.url)
         page.focus("#btn-sidebar")
         page.keyboard.press("Enter")
         expect(page.locator("#btn-sidebar")).to_have_attribute("aria-expanded", "true")
@@ -169,7 +157,7 @@ def test_phone_filter_sheet_takes_focus_and_escape_closes_it(
 
 
 def test_typing_a_date_or_arrowing_a_select_runs_one_search(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     searches: list[str] = []
     page.on("request", lambda r: searches.append(r.url) if "/api/search?" in r.url else None)
     start = page.evaluate("history.length")
@@ -182,7 +170,7 @@ def test_typing_a_date_or_arrowing_a_select_runs_one_search(live: LiveDaemon, pa
     assert page.evaluate("history.length") == start + 1  # Back skips no half-typed dates
     # Arrowing through the model list: one search; a checkbox ticked while the choice is still
     # settling takes it along (one search with both).
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     searches.clear()
     page.focus("#f-model")
     page.keyboard.press("ArrowDown")
@@ -198,7 +186,7 @@ def test_typing_a_date_or_arrowing_a_select_runs_one_search(live: LiveDaemon, pa
 
 
 def test_tab_stays_inside_the_open_viewer(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     page.locator(".tile[aria-label^='render_aaa']").click()  # the drawer has many controls
     expect(page.locator("#viewer")).to_be_focused()  # the dialog; Tab reaches Close first
     page.keyboard.press("Tab")
@@ -221,7 +209,7 @@ def test_tab_stays_inside_the_open_viewer(live: LiveDaemon, page: Page) -> None:
 
 
 def test_a_long_file_name_keeps_the_viewer_toolbar_on_one_row(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     page.locator(".tile[aria-label^='seed_0']").click()
     toolbar = page.locator(".viewer-toolbar")
     expect(page.locator("#viewer-caption")).to_have_text("seed_0.png")
@@ -236,7 +224,7 @@ def test_a_long_file_name_keeps_the_viewer_toolbar_on_one_row(live: LiveDaemon, 
 
 
 def test_settings_save_only_what_changed_and_say_so(live: LiveDaemon, page: Page) -> None:
-    open_gallery(page, live)
+    open_gallery(page, live.url)
     puts: list[str] = []
     page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
     page.keyboard.press(",")

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, start_live, stop_live, tiny_model_config, wait_indexed
+from tests.ui.images import colour_folder, write_png
+from tests.ui.live import LiveDaemon, serve_live, tiny_model_config
+from tests.ui.pages import open_gallery
 
 pytestmark = pytest.mark.browser
 
@@ -26,27 +27,14 @@ def gallery(
     """One real daemon for this module: starting one costs seconds on a shared 2-core machine.
     Tests leave it as they found it (6 images, nothing starred); the album test runs last."""
     base = tmp_path_factory.mktemp("live-ui")
-    folder = base / "outputs" / "images"
-    folder.mkdir(parents=True)
-    for index, colour in enumerate(colours(6)):
-        write_png(folder / f"seed_{index}.png", colour)
+    folder = colour_folder(base / "outputs" / "images", 6)
     config = tiny_model_config(base / "data", tiny_clip, folder)
-    entry = start_live(config)
-    try:
-        wait_indexed(entry[0], 6)
-        yield entry[0]
-    finally:
-        stop_live(entry)
-
-
-def open_gallery(page: Page, live: LiveDaemon, query: str = "") -> None:
-    page.goto(live.url + "/" + query)
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
-    expect(page.locator(".tile[data-id]:not([data-id=''])").first).to_be_visible()
+    with serve_live(config, indexed=6) as live:
+        yield live
 
 
 def test_new_file_in_watched_folder_appears_without_reload(gallery: LiveDaemon, page: Page) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     page.evaluate("window.__marker = 'same page'")
     expect(page.locator("#result-title")).to_contain_text("6 images")
     started = time.monotonic()
@@ -66,7 +54,7 @@ def test_new_file_in_watched_folder_appears_without_reload(gallery: LiveDaemon, 
 
 
 def test_text_search_keeps_state_in_url(gallery: LiveDaemon, page: Page) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     page.fill("#q", "a red square")
     with page.expect_response(lambda r: "/api/search?" in r.url) as info:
         page.press("#q", "Enter")
@@ -87,7 +75,7 @@ def test_text_search_keeps_state_in_url(gallery: LiveDaemon, page: Page) -> None
 
 
 def test_image_search_by_upload_and_by_paste(gallery: LiveDaemon, page: Page) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     probe = gallery.folder / "seed_2.png"
     with page.expect_response(
         lambda r: r.url.endswith("/api/search") and r.request.method == "POST"
@@ -129,7 +117,7 @@ def test_image_search_by_upload_and_by_paste(gallery: LiveDaemon, page: Page) ->
 
 
 def test_favourite_survives_reload(gallery: LiveDaemon, page: Page) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     tile = page.locator("#tile-1")
     name = tile.get_attribute("aria-label").split(",")[0]
     tile.hover()
@@ -152,7 +140,7 @@ def test_favourite_survives_reload(gallery: LiveDaemon, page: Page) -> None:
 
 def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     page.locator("#tile-0").click(modifiers=["Control"])
     page.locator("#tile-2").click(modifiers=["Shift"])
     expect(page.locator("#selection-count")).to_have_text("3 selected")
@@ -171,7 +159,7 @@ def test_select_several_then_zip_and_copy_paths(gallery: LiveDaemon, page: Page)
 
 
 def test_map_tab_opens_images_and_clusters(gallery: LiveDaemon, page: Page) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     ids = [int(page.locator(f"#tile-{i}").get_attribute("data-id")) for i in range(3)]
     page.click("#tab-map")
     expect(page).to_have_url(re.compile(r"view=map"))
@@ -214,7 +202,7 @@ def test_map_tab_opens_images_and_clusters(gallery: LiveDaemon, page: Page) -> N
 def test_settings_dialog_saves_and_says_when_a_restart_is_needed(
     gallery: LiveDaemon, page: Page
 ) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     page.keyboard.press(",")
     dialog = page.locator("#settings-dialog")
     expect(dialog).to_be_visible()
@@ -232,7 +220,7 @@ def test_settings_dialog_saves_and_says_when_a_restart_is_needed(
 
 
 def test_every_control_has_an_accessible_name(gallery: LiveDaemon, page: Page) -> None:
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     unnamed = page.evaluate(
         """() => [...document.querySelectorAll('button, input, select, textarea, [role=option]')]
             .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]') && el.id !== 'image-file')
@@ -246,11 +234,8 @@ def test_every_control_has_an_accessible_name(gallery: LiveDaemon, page: Page) -
 def test_album_add_with_folder_picker_and_update_index(
     gallery: LiveDaemon, page: Page, tmp_path: Path
 ) -> None:
-    second = tmp_path / "more" / "renders"
-    second.mkdir(parents=True)
-    for index, colour in enumerate(colours(3)):
-        write_png(second / f"render_{index}.png", colour)
-    open_gallery(page, gallery)
+    second = colour_folder(tmp_path / "more" / "renders", 3, prefix="render")
+    open_gallery(page, gallery.url)
     page.keyboard.press("a")
     dialog = page.locator("#albums-dialog")
     expect(dialog).to_be_visible()
@@ -295,7 +280,7 @@ def test_folder_picker_keeps_the_typed_folder_when_the_start_listing_answers_lat
             route.continue_()
 
     page.route("**/api/fs/list*", hold_start_listing)
-    open_gallery(page, gallery)
+    open_gallery(page, gallery.url)
     page.keyboard.press("a")
     dialog = page.locator("#albums-dialog")
     dialog.locator("#album-add").click()

@@ -8,13 +8,13 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.images import colours, write_png
-from tests.ui.live import LiveDaemon, start_live, stop_live, tiny_model_config, wait_indexed
+from tests.ui.images import colour_folder, write_png
+from tests.ui.live import LiveDaemon, serve_live, tiny_model_config, wait_indexed
+from tests.ui.pages import open_app
 
 pytestmark = pytest.mark.browser
 
@@ -24,22 +24,14 @@ def daemon(
     tmp_path_factory: pytest.TempPathFactory, tiny_clip: tuple[Path, Path]
 ) -> Iterator[LiveDaemon]:
     base = tmp_path_factory.mktemp("live-search")
-    folder = base / "images"
-    folder.mkdir()
-    for index, colour in enumerate(colours(4)):
-        write_png(folder / f"seed_{index}.png", colour)
+    folder = colour_folder(base / "images", 4)
     config = tiny_model_config(base / "data", tiny_clip, folder)
-    entry = start_live(config)
-    try:
-        wait_indexed(entry[0], 4)
-        yield entry[0]
-    finally:
-        stop_live(entry)
+    with serve_live(config, indexed=4) as live:
+        yield live
 
 
 def search(page: Page, live: LiveDaemon, text: str) -> None:
-    page.goto(live.url + "/")
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
+    open_app(page, live.url)
     page.fill("#q", text)
     page.press("#q", "Enter")
     expect(page.locator("#result-title")).to_contain_text(f"“{text}”")
@@ -131,13 +123,21 @@ def invoke_png(
     return write_png(path, colour, text={"invokeai_metadata": json.dumps(metadata)})
 
 
+@pytest.fixture
+def empty_album(tmp_path: Path, tiny_clip: tuple[Path, Path]) -> Iterator[LiveDaemon]:
+    """A daemon of its own whose one album folder starts empty."""
+    folder = tmp_path / "filtered"
+    folder.mkdir()
+    with serve_live(tiny_model_config(tmp_path / "data", tiny_clip, folder)) as live:
+        yield live
+
+
 def test_new_images_count_only_what_every_filter_lets_in(
-    live_factory: Any, tmp_path: Path, page: Page
+    empty_album: LiveDaemon, page: Page
 ) -> None:
-    live: LiveDaemon = live_factory(tmp_path / "filtered")
+    live = empty_album
     page.add_init_script("window.__photomapdSearchIdleMs = 1e9")
-    page.goto(live.url + "/?q=a+castle&model=Juggernaut+XL&lora=ink&prompt=castle")
-    expect(page.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=10_000)
+    open_app(page, live.url, "?q=a+castle&model=Juggernaut+XL&lora=ink&prompt=castle")
     expect(page.locator("#result-title")).to_contain_text("· 0 results")
     folder = live.folder
     invoke_png(folder / "match.png", (200, 20, 20), "a castle at dusk", "Juggernaut XL", "ink")

@@ -15,7 +15,7 @@ from photomapd.indexing.failures import failure_reason
 from photomapd.sentences import clause, join_sentences, sentence
 from tests.ui.fake_api import FakeDaemon, serve_fake
 from tests.ui.images import write_png
-from tests.ui.live import start_live, stop_live
+from tests.ui.live import serve_live
 
 pytestmark = pytest.mark.browser
 
@@ -81,9 +81,8 @@ def test_real_daemon_reason_reads_as_sentences(
         ),
     )
     config.albums.append(AlbumConfig("album0", "Album 0", [folder]))
-    entry = start_live(config)
-    try:
-        page.goto(entry[0].url + "/")
+    with serve_live(config) as live:
+        page.goto(live.url + "/")
         expect(model_banner(page)).to_have_text(
             f"Semantic search is unavailable: checkpoint file {missing} does not exist. Fix "
             "model.pretrained (a checkpoint file path, or a pretrained tag such as "
@@ -91,8 +90,6 @@ def test_real_daemon_reason_reads_as_sentences(
             use_inner_text=True,
             timeout=30_000,
         )
-    finally:
-        stop_live(entry)
 
 
 def test_sentence_helpers() -> None:

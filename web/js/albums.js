@@ -1,7 +1,7 @@
 // Albums manager: list with per-album status, add/edit/remove with a server-side folder picker,
 // "Update Index" per album and for all, and the list of files that failed with their reasons.
 
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
 import { BoardAlbumForm, slug } from "./boardalbums.js";
 import { $, formatCount, h, sentence, toast } from "./dom.js";
 import { icon } from "./icons.js";
@@ -106,10 +106,7 @@ export class AlbumsDialog extends EventTarget {
       await api.reindexAll();
       toast("Updating the index of every album…");
     } catch (error) {
-      // Older daemons lack POST /api/albums/reindex: one album at a time then.
-      if (error instanceof ApiError && error.unsupported) {
-        for (const album of this.albums) await this.reindex(album.key);
-      } else toast(`Update all failed: ${error.message}`, { kind: "error" });
+      toast(`Update all failed: ${error.message}`, { kind: "error" });
     }
   }
 

@@ -1,14 +1,10 @@
-// JSON API client: one place that knows paths, error shapes and which optional features exist.
+// JSON API client: one place that knows paths and error shapes.
 
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
     this.status = status;
     this.code = code;
-  }
-  // A route that the running daemon does not have (older main, teammate feature not merged).
-  get unsupported() {
-    return this.status === 404 || this.status === 405 || this.status === 501;
   }
 }
 
@@ -102,18 +98,3 @@ export const api = {
   invokeaiAction: (id, action, body) =>
     request("POST", `/api/images/${id}/invokeai/${enc(action)}`, { json: body || {} }),
 };
-
-// Cached probes for optional teammate features, so the UI hides what the daemon lacks.
-const probes = new Map();
-export function supports(feature, probe) {
-  if (!probes.has(feature)) {
-    probes.set(
-      feature,
-      probe().then(
-        () => true,
-        (error) => !(error instanceof ApiError && error.unsupported),
-      ),
-    );
-  }
-  return probes.get(feature);
-}

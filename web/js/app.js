@@ -55,7 +55,6 @@ class App {
     await this.refreshStatus();
     if (!this.state.album) this.state.album = this.defaultAlbum();
     writeState(this.state, { push: false });
-    this.mapTab.probe();
     this.applyState();
     document.body.classList.add("ready");
   }

@@ -82,13 +82,12 @@ export class BoardAlbumForm extends EventTarget {
   renderUnavailable(error) {
     this.setAvailable(false);
     const noDatabase = error instanceof ApiError && NO_DATABASE.has(error.code);
-    const unsupported = error instanceof ApiError && error.unsupported;
     this.list.replaceChildren(
       h(
         "div",
         { class: "board-album-missing", role: "alert" },
         h("h4", {}, noDatabase ? "No InvokeAI database found" : "InvokeAI's boards could not be read"),
-        h("p", {}, unsupported ? "This photomapd build cannot read InvokeAI's boards." : sentence(error.message)),
+        h("p", {}, sentence(error.message)),
         h(
           "p",
           { class: "muted" },

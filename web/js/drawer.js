@@ -1,7 +1,7 @@
 // Metadata drawer: generation summary with copy buttons, reference thumbnails, collapsible raw
 // JSON, EXIF basics for non-AI images, and the InvokeAI bridge actions.
 
-import { api, ApiError, supports } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { copyText, formatBytes, formatDate, h, sentence, toast } from "./dom.js";
 import { icon } from "./icons.js";
 
@@ -74,8 +74,9 @@ export class Drawer {
     const summary = (metadata && metadata.summary) || image.metadata_summary || null;
     const sections = [this.renderBasics(image)];
     if (summary && summary.generator) sections.push(this.renderSummary(summary));
-    else sections.push(await this.renderExif(image, metadata));
-    if (failure && !(failure instanceof ApiError && failure.unsupported)) {
+    else sections.push(await this.renderExif(image));
+    // 404: the image was removed since it was listed; its basics above are all there is.
+    if (failure && !(failure instanceof ApiError && failure.status === 404)) {
       sections.push(h("p", { class: "error-text" }, `Metadata could not be read: ${failure.message}`));
     }
     sections.push(await this.renderActions(image));
@@ -147,16 +148,13 @@ export class Drawer {
     return list;
   }
 
-  // Photos and other non-AI images: camera EXIF from the daemon, else EXIF-ish raw chunks.
-  async renderExif(image, metadata) {
+  // Photos and other non-AI images: camera EXIF basics read by the daemon.
+  async renderExif(image) {
     let exif = {};
     try {
       exif = (await api.exif(image.id)).exif || {};
     } catch {
-      const raw = (metadata && metadata.raw) || {};
-      for (const [key, value] of Object.entries(raw)) {
-        if (/exif|datetime|make|model|orientation/i.test(key)) exif[key.replace(/^EXIF:/, "")] = typeof value === "object" ? JSON.stringify(value) : value;
-      }
+      // The image was removed since it was listed: no EXIF to show beside its basics.
     }
     const entries = Object.entries(exif).slice(0, 20);
     if (!entries.length) {
@@ -172,7 +170,6 @@ export class Drawer {
 
   async renderActions(image) {
     const box = h("section", { class: "drawer-section invoke-actions", "aria-label": "InvokeAI actions" });
-    if (!(await supports("invokeai", () => api.invokeaiStatus()))) return box;
     box.append(h("h3", {}, "InvokeAI"));
     let status;
     try {

@@ -16,7 +16,7 @@ export function registerHotkeys(app) {
   keys.add(",", "Open settings", () => app.settings.open());
   keys.add("o", "Reverse the sort order (newest / oldest first)", () => app.update({ order: app.state.order === "newest" ? "oldest" : "newest" }), { when: inGallery });
   keys.add("F", "Show favourites only (toggle)", () => app.update({ fav: !app.state.fav }));
-  keys.add("t", "Switch between the gallery and the map", () => app.mapTab.available && app.update({ view: app.state.view === "map" ? "gallery" : "map" }));
+  keys.add("t", "Switch between the gallery and the map", () => app.update({ view: app.state.view === "map" ? "gallery" : "map" }));
 
   const grid = app.gallery;
   const focusGrid = () => grid.scroller.focus({ preventScroll: true });

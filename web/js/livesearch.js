@@ -76,7 +76,7 @@ export class LiveSearch {
     try {
       kept = await this.matches(ids);
     } catch {
-      // An older daemon or a failed request: count them all, the re-run shows what matches.
+      // A failed request: count them all, the re-run shows what matches.
     }
     if (generation !== this.generation) return false;
     for (const id of kept) this.fresh.add(id);

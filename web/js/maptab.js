@@ -1,5 +1,5 @@
-// "Map" tab: mounts the semantic map (web/map.js from the map issue) when this build has it,
-// and turns its DOM events into gallery actions (open an image, show a cluster or lasso).
+// "Map" tab: mounts the semantic map (web/map.js) and turns its DOM events into gallery actions
+// (open an image, show a cluster or lasso).
 
 import { $, h } from "./dom.js";
 import { writeState } from "./state.js";
@@ -7,7 +7,6 @@ import { writeState } from "./state.js";
 export class MapTab {
   constructor(app) {
     this.app = app;
-    this.available = false;
     this.module = null;
     this.map = null;
     this.mountedAlbum = null;
@@ -32,20 +31,7 @@ export class MapTab {
     });
   }
 
-  async probe() {
-    try {
-      const response = await fetch("./map.js", { method: "HEAD" });
-      this.available = response.ok;
-    } catch {
-      this.available = false;
-    }
-    this.tab.hidden = !this.available;
-    if (!this.available && this.app.state.view === "map") this.app.update({ view: "gallery" });
-    else this.show(this.app.state.view === "map");
-  }
-
   show(on) {
-    on = on && this.available;
     this.panel.hidden = !on;
     $("#gallery-panel").hidden = on;
     this.tab.setAttribute("aria-selected", String(on));
@@ -69,10 +55,10 @@ export class MapTab {
         document.head.append(h("link", { rel: "stylesheet", href: "./map.css" }));
         this.module = await import("../map.js");
       }
-      if (this.map && this.map.close) this.map.close();
+      this.map?.close();
       const holder = h("div", { class: "map-holder", "aria-label": `Semantic map of ${key}` });
       this.panel.replaceChildren(holder);
-      const strength = this.module.parseStrength?.(this.app.state.strength) ?? null;
+      const strength = this.module.parseStrength(this.app.state.strength);
       this.map = await this.module.createMap(holder, { album: key, strength });
     } catch (error) {
       this.mountedAlbum = null;
@@ -84,6 +70,6 @@ export class MapTab {
 
   // Keep the map's marker on the image being viewed.
   setCurrent(id) {
-    if (this.map && this.map.setCurrent) this.map.setCurrent(id);
+    this.map?.setCurrent(id);
   }
 }

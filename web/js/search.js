@@ -222,7 +222,7 @@ export class SearchPanel extends EventTarget {
     try {
       all = await Promise.all(keys.map((key) => api.facets(key)));
     } catch {
-      all = []; // no facets route in this build (metadata feature absent): hide the selects
+      all = []; // an album removed meanwhile, or the daemon gone: no facets, hide the selects
     }
     if (!all.length) {
       box.hidden = true;

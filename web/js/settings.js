@@ -1,7 +1,7 @@
 // Settings dialog: model (name, checkpoint, device, idle unload), port (restart notice) and the
 // InvokeAI bridge section, rendered from whatever fields the daemon reports.
 
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
 import { $, h, sentence, toast } from "./dom.js";
 
 const DEVICES = [
@@ -45,7 +45,7 @@ export class SettingsDialog {
       core.disabled = false;
     } catch (error) {
       core.disabled = true;
-      this.notice.textContent = error instanceof ApiError && error.unsupported ? "This daemon does not expose settings over the API yet; edit config.toml in the data folder." : `Could not load settings: ${error.message}`;
+      this.notice.textContent = `Could not load settings: ${error.message}`;
     }
   }
 
@@ -54,7 +54,7 @@ export class SettingsDialog {
     try {
       settings = await api.invokeaiSettings();
     } catch (error) {
-      this.invoke.replaceChildren(h("legend", {}, "InvokeAI"), h("p", { class: "muted" }, error instanceof ApiError && error.unsupported ? "The InvokeAI bridge is not available in this build." : `Could not load InvokeAI settings: ${error.message}`));
+      this.invoke.replaceChildren(h("legend", {}, "InvokeAI"), h("p", { class: "muted" }, `Could not load InvokeAI settings: ${error.message}`));
       this.invokeLoaded = false;
       return;
     }

@@ -21,7 +21,7 @@ export const DEFAULTS = Object.freeze({
   strength: "", // the map's cluster strength (0..1), set by its slider
 });
 
-// Filters the search API understands (teammate metadata issue); sent only when set.
+// Filters the search API understands; sent only when set.
 export const FILTER_KEYS = ["prompt", "model", "lora", "generator", "seed", "since", "until", "ref"];
 
 // State key -> API parameter where they differ.

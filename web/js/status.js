@@ -54,12 +54,13 @@ export class StatusBar {
   setModel(model) {
     if (!model) return;
     const state = model.state || "unknown";
-    const labels = { ready: "ready", loaded: "ready", loading: "loading…", unloaded: "idle", idle: "idle", unavailable: "unavailable", error: "unavailable" };
+    // The daemon's ModelState values (photomapd/model/lifecycle.py).
+    const labels = { ready: "ready", loading: "loading…", unloaded: "idle", unavailable: "unavailable" };
     this.model.dataset.state = state;
     this.model.textContent = `Model ${labels[state] || state}`;
     const detail = [model.name, model.pretrained, model.device].filter(Boolean).join(" · ");
     this.model.title = model.error ? `${detail}\n${model.error}` : detail;
-    const unavailable = state === "unavailable" || state === "error";
+    const unavailable = state === "unavailable";
     this.renderBanner(
       "model",
       unavailable
