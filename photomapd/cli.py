@@ -15,15 +15,13 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import photomapd
 from photomapd.config import (
     AlbumConfig,
     AlbumError,
-    Config,
     ConfigError,
     key_from_name,
     load_config,
@@ -32,6 +30,13 @@ from photomapd.config import (
     validate_album_key,
 )
 from photomapd.discovery import find_invokeai_root
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from photomapd.config import (
+        Config,
+    )
 
 log = logging.getLogger(__name__)
 

@@ -8,17 +8,18 @@ starts and stops it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from photomapd.albums.service import AlbumService
-from photomapd.config import Config
-from photomapd.events import EventBus
-from photomapd.indexing.pipeline import Pipeline
-from photomapd.invokeai.bridge import InvokeAIBridge
-from photomapd.map.service import MapService
-from photomapd.model.lifecycle import ModelHandle
-from photomapd.search.searcher import Searcher
-from photomapd.store.store import Store
+if TYPE_CHECKING:
+    from photomapd.albums.service import AlbumService
+    from photomapd.config import Config
+    from photomapd.events import EventBus
+    from photomapd.indexing.pipeline import Pipeline
+    from photomapd.invokeai.bridge import InvokeAIBridge
+    from photomapd.map.service import MapService
+    from photomapd.model.lifecycle import ModelHandle
+    from photomapd.search.searcher import Searcher
+    from photomapd.store.store import Store
 
 
 class StatusReport(Protocol):

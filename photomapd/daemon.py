@@ -8,7 +8,7 @@ import errno
 import logging
 import signal
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -16,7 +16,6 @@ import photomapd
 from photomapd.albums.board_sync import BoardSync
 from photomapd.albums.service import AlbumService
 from photomapd.components import Components
-from photomapd.config import Config
 from photomapd.events import EventBus
 from photomapd.indexing.pipeline import Pipeline
 from photomapd.instance_lock import DataFolderInUse, InstanceLock
@@ -24,15 +23,19 @@ from photomapd.intake.watcher import FolderWatcher
 from photomapd.invokeai.bridge import InvokeAIBridge
 from photomapd.invokeai.credentials import CredentialStore
 from photomapd.map.service import MapService
-from photomapd.metadata.json_reader import MetadataReader, default_metadata_reader
+from photomapd.metadata.json_reader import default_metadata_reader
 from photomapd.model import history as model_history
-from photomapd.model.lifecycle import ModelHandle
 from photomapd.model.runner import ModelRunner
 from photomapd.search.searcher import Searcher
 from photomapd.search.vector_space import VectorSpace
 from photomapd.store.metadata_index import reparse_after_upgrade
 from photomapd.store.schema import SQLiteTooOld
 from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from photomapd.config import Config
+    from photomapd.metadata.json_reader import MetadataReader
+    from photomapd.model.lifecycle import ModelHandle
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import os
 
 # Lower-case, with the dot, as `Path.suffix.lower()` gives them.
 SUPPORTED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})

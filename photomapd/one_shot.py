@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.config import (
     AlbumConfig,
-    Config,
     ConfigError,
     key_from_name,
     validate_album_key,
@@ -21,6 +19,13 @@ from photomapd.instance_lock import DataFolderInUse
 from photomapd.search.searcher import SearchQuery, SearchUnavailable
 from photomapd.store.schema import SQLiteTooOld
 from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from photomapd.config import (
+        Config,
+    )
 
 # How many failed files `photomapd index` lists (with the reason) before "... and N more".
 FAILURES_SHOWN = 10

@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from photomapd.albums.service import AlbumService
-from photomapd.config import AlbumConfig, AlbumError
+from photomapd.config import AlbumError
 from photomapd.events import EventKind
 from photomapd.image_json import image_json
-from photomapd.invokeai.local_index import Snapshot
+
+if TYPE_CHECKING:
+    from photomapd.albums.service import AlbumService
+    from photomapd.config import AlbumConfig
+    from photomapd.invokeai.local_index import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -6,28 +6,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.config import (
     AlbumConfig,
     AlbumError,
-    Config,
     ConfigError,
     key_from_name,
     validate_album_key,
 )
-from photomapd.events import EventBus, EventKind
-from photomapd.indexing.pipeline import Pipeline
+from photomapd.events import EventKind
 from photomapd.intake import scanner
 from photomapd.intake.changes import Change, ChangeKind
-from photomapd.intake.watcher import FolderWatcher
 from photomapd.invokeai.local_db import LocalDatabaseError
 from photomapd.invokeai.local_index import LocalIndex
-from photomapd.store.image_rows import KnownFile
 from photomapd.store.metadata_index import MetadataIndex
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from photomapd.config import (
+        Config,
+    )
+    from photomapd.events import EventBus
+    from photomapd.indexing.pipeline import Pipeline
+    from photomapd.intake.watcher import FolderWatcher
+    from photomapd.store.image_rows import KnownFile
+    from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 

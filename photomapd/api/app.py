@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from photomapd.api import (
@@ -18,7 +20,9 @@ from photomapd.api import (
 )
 from photomapd.api.errors import error_middleware
 from photomapd.api.security import security_middleware
-from photomapd.components import Components
+
+if TYPE_CHECKING:
+    from photomapd.components import Components
 
 
 def create_app(components: Components) -> web.Application:

@@ -3,12 +3,14 @@ propagate and the error middleware answers them like any ApiError."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.config import AlbumError
 from photomapd.invokeai.errors import InvokeAIError
 from photomapd.search.searcher import SearchUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Album codes that are not a plain 400.
 ALBUM_ERROR_STATUS = {"album_not_found": 404, "album_exists": 409}

@@ -4,14 +4,17 @@ they leave a semantic search."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest
 from photomapd.store.metadata_index import MetadataFilter, MetadataIndex
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aiohttp import web
 
 FILTER_PARAMS = ("prompt", "model", "lora", "generator", "seed", "since", "until", "has_reference")
 TRUE_WORDS = ("1", "true")

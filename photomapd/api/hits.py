@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from photomapd.api import keys
 from photomapd.image_json import image_json
-from photomapd.search.searcher import SearchHit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aiohttp import web
+
+    from photomapd.search.searcher import SearchHit
 
 
 async def scored_json(

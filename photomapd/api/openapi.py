@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 import photomapd
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 # Generation-metadata filters (filters.py); without q they are the whole search.
 METADATA_FILTERS: list[tuple[str, str, str]] = [

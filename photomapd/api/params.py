@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from photomapd.api.errors import BadRequest, NotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aiohttp import web
 
 
 def int_param(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
@@ -19,7 +20,9 @@ from photomapd.api.filters import (
 from photomapd.api.hits import hits_json, unscored_json
 from photomapd.api.params import float_param, float_value, int_param, int_value
 from photomapd.search.searcher import SearchQuery
-from photomapd.store.metadata_index import MetadataFilter
+
+if TYPE_CHECKING:
+    from photomapd.store.metadata_index import MetadataFilter
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPLOAD_CHUNK_BYTES = 256 * 1024

@@ -5,9 +5,14 @@ Pure functions (Pillow only), so they are tested without a display.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PIL import Image, ImageDraw
 
-from photomapd.desktop.control import DaemonState, DaemonStatus, ModelState
+from photomapd.desktop.control import DaemonState, ModelState
+
+if TYPE_CHECKING:
+    from photomapd.desktop.control import DaemonStatus
 
 APP_NAME = "PhotoMap"
 

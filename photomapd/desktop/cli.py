@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
-from photomapd.config import Config
 from photomapd.desktop.autostart import autostart_for_platform
 from photomapd.desktop.executable import ExecutableNotFound, resolve_command
 from photomapd.desktop.service import ServiceError, service_for_platform
+
+if TYPE_CHECKING:
+    from photomapd.config import Config
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,8 +7,10 @@ call into a command on that loop (`loop.call_soon_threadsafe`) and never blocks 
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class DaemonState(StrEnum):

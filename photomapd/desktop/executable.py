@@ -10,8 +10,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 # Folders that tools create for one-off runs; a login item must not point into them.
 _EPHEMERAL_MARKERS = ("/.cache/uv/", "/.cache/pipx/", "/pip-build-env-", "/archive-v0/")

@@ -14,16 +14,21 @@ import subprocess
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from photomapd.desktop.autostart import Autostart, default_autostart
+from photomapd.desktop.autostart import default_autostart
 from photomapd.desktop.badge import APP_NAME, draw_icon, status_line, tooltip
-from photomapd.desktop.control import DaemonControl, DaemonState, DaemonStatus
+from photomapd.desktop.control import DaemonState, DaemonStatus
 from photomapd.desktop.popup import PopupEntry, TkPopupMenu
 from photomapd.desktop.x11 import latin1, tray_available, xorg_icon_class
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from photomapd.desktop.autostart import Autostart
+    from photomapd.desktop.control import DaemonControl
 
 __all__ = ["TrayApp", "draw_icon", "run_with_tray", "status_line", "tray_available"]
 

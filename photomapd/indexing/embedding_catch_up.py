@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photomapd import imaging
 from photomapd.indexing.failures import failure_reason
-from photomapd.indexing.index_writer import IndexWriter
 from photomapd.indexing.preparation import PreparedImage
-from photomapd.model.runner import ModelRunner
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from photomapd.indexing.index_writer import IndexWriter
+    from photomapd.model.runner import ModelRunner
+    from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 

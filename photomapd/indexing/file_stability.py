@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STABLE_CHECK_INTERVAL = 0.1
 # A file whose last write is older than this is taken as complete without waiting.

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photomapd.events import EventBus, EventKind
+from photomapd.events import EventKind
 from photomapd.image_json import image_json
-from photomapd.indexing.preparation import PreparedImage
-from photomapd.search.vector_space import VectorSpace
 from photomapd.store.indexed_rows import IndexedImage
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from photomapd.events import EventBus
+    from photomapd.indexing.preparation import PreparedImage
+    from photomapd.search.vector_space import VectorSpace
+    from photomapd.store.store import Store
 
 
 class IndexWriter:

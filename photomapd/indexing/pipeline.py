@@ -16,13 +16,10 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from photomapd import imaging
-from photomapd.events import EventBus, EventKind
+from photomapd.events import EventKind
 from photomapd.image_json import image_json
 from photomapd.indexing.embedding_catch_up import EmbeddingCatchUp
 from photomapd.indexing.failures import disk_full_message, failure_reason, is_disk_full
@@ -32,13 +29,21 @@ from photomapd.indexing.file_stability import (
     take_complete_files,
 )
 from photomapd.indexing.index_writer import IndexWriter
-from photomapd.indexing.preparation import PreparedImage, prepare_file
+from photomapd.indexing.preparation import prepare_file
 from photomapd.intake.changes import Change, ChangeKind
-from photomapd.metadata.json_reader import MetadataReader
 from photomapd.model.lifecycle import ModelState
-from photomapd.model.runner import ModelRunner
-from photomapd.search.vector_space import VectorSpace
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+    from photomapd.events import EventBus
+    from photomapd.indexing.preparation import PreparedImage
+    from photomapd.metadata.json_reader import MetadataReader
+    from photomapd.model.runner import ModelRunner
+    from photomapd.search.vector_space import VectorSpace
+    from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from photomapd import imaging
-from photomapd.metadata.json_reader import MetadataReader
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from PIL import Image
+
+    from photomapd.metadata.json_reader import MetadataReader
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photomapd import imaging
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class ChangeKind(StrEnum):

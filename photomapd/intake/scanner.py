@@ -7,10 +7,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from photomapd.config import AlbumConfig
 from photomapd.intake.changes import is_wanted
-from photomapd.store.image_rows import KnownFile
+
+if TYPE_CHECKING:
+    from photomapd.config import AlbumConfig
+    from photomapd.store.image_rows import KnownFile
 
 log = logging.getLogger(__name__)
 

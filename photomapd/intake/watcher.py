@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from photomapd.config import AlbumConfig
 from photomapd.intake.changes import Change, ChangeKind, is_wanted
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import BaseObserver
+
+    from photomapd.config import AlbumConfig
 
 log = logging.getLogger(__name__)
 

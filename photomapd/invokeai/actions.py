@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.invokeai.capabilities import (
     APPEND_SINCE,
@@ -25,13 +25,15 @@ from photomapd.invokeai.capabilities import (
     format_version,
     parse_version,
 )
-from photomapd.invokeai.client import InvokeAIClient
 from photomapd.invokeai.errors import BadRequestError, MissingFileError, NotSupportedError
 from photomapd.invokeai.gallery import find_image, upload_image
 from photomapd.invokeai.payload import IMAGE_LISTS, sanitize_payload
 from photomapd.invokeai.recall import post_recall
 from photomapd.invokeai.urls import is_safe_image_name, looks_like_invokeai_output
 from photomapd.metadata.schedulers import recall_scheduler
+
+if TYPE_CHECKING:
+    from photomapd.invokeai.client import InvokeAIClient
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Log in again this long before the token expires, so a request never races the expiry.
 EXPIRY_MARGIN_SECONDS = 60.0

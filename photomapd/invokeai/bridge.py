@@ -7,27 +7,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.invokeai.actions import (
-    ActionResult,
     ImageSource,
     InvokeAIActions,
-    PayloadBuilder,
     RecallMode,
 )
-from photomapd.invokeai.capabilities import Capabilities
 from photomapd.invokeai.client import InvokeAIClient
-from photomapd.invokeai.credentials import CredentialStore
 from photomapd.invokeai.errors import (
     BadRequestError,
     InvokeAIError,
     NotConfiguredError,
 )
 from photomapd.invokeai.gallery import list_boards
-from photomapd.invokeai.models import Board, ServerStatus
+from photomapd.invokeai.models import ServerStatus
 from photomapd.invokeai.urls import check_queue_id, normalize_base_url
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from photomapd.invokeai.actions import (
+        ActionResult,
+        PayloadBuilder,
+    )
+    from photomapd.invokeai.capabilities import Capabilities
+    from photomapd.invokeai.credentials import CredentialStore
+    from photomapd.invokeai.models import Board
 
 log = logging.getLogger(__name__)
 

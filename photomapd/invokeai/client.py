@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from photomapd.invokeai.auth import TokenState
 from photomapd.invokeai.capabilities import (
-    Capabilities,
     capabilities_from_openapi,
     capabilities_from_version,
 )
@@ -34,6 +32,13 @@ from photomapd.invokeai.errors import (
 from photomapd.invokeai.models import ServerStatus
 from photomapd.invokeai.transport import MAX_BODY_BYTES, Reply, error_for, require_json
 from photomapd.invokeai.urls import normalize_base_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from photomapd.invokeai.capabilities import (
+        Capabilities,
+    )
 
 log = logging.getLogger(__name__)
 

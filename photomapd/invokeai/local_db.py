@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from photomapd.invokeai.errors import ErrorCode, InvokeAIError
 from photomapd.invokeai.urls import is_safe_image_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 

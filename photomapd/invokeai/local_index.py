@@ -12,17 +12,23 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photomapd.invokeai.local_db import (
     BoardNotFoundError,
     InvokeAIDatabase,
-    LocalBoard,
     LocalDatabaseError,
     safe_relpath,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from photomapd.invokeai.local_db import (
+        LocalBoard,
+    )
 
 log = logging.getLogger(__name__)
 

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 
 from photomapd.invokeai.errors import (
     MSG_NOT_INVOKEAI,
     AuthFailedError,
     AuthRequiredError,
     ForbiddenError,
-    InvokeAIError,
     NotInvokeAIError,
     RejectedError,
     UpstreamError,
 )
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
+    from photomapd.invokeai.errors import (
+        InvokeAIError,
+    )
 
 # Largest body we read: the 6.14 OpenAPI document is 1.7 MB; nothing legitimate is near this.
 MAX_BODY_BYTES = 32 * 1024 * 1024

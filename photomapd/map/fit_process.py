@@ -15,13 +15,16 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from photomapd.map.clusters import ClusterInfo
-from photomapd.map.layout import LayoutParams, MapLayout
+from photomapd.map.layout import MapLayout
 from photomapd.map.semantic_map import SemanticMap
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from photomapd.map.clusters import ClusterInfo
+    from photomapd.map.layout import LayoutParams
 
 logger = logging.getLogger(__name__)
 

@@ -10,13 +10,15 @@ API payload (JSON, arrays as base64 of little-endian typed arrays, sorted by id)
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from photomapd.map.clusters import ClusterInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
 
 PAYLOAD_FORMAT = "photomapd-map/1"
 _QUANT = 65535

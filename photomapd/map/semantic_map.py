@@ -4,19 +4,26 @@ images come and go. Pure compute; MapService owns threading, persistence and eve
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from photomapd.map.clusters import (
     DEFAULT_STRENGTH,
     NOISE,
-    ClusterInfo,
     cluster_points,
     describe_clusters,
 )
-from photomapd.map.layout import LayoutParams, MapLayout, Neighbours, fit_layout
+from photomapd.map.layout import MapLayout, fit_layout
 from photomapd.map.payload import MapPoints
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from photomapd.map.clusters import (
+        ClusterInfo,
+    )
+    from photomapd.map.layout import LayoutParams, Neighbours
 
 logger = logging.getLogger(__name__)
 

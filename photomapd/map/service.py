@@ -12,21 +12,26 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from photomapd.events import Event, EventBus, EventKind
+from photomapd.events import EventKind
 from photomapd.map import worker as map_worker
 from photomapd.map.fit_process import FitProcess
-from photomapd.map.layout import LayoutParams, MapLayout
+from photomapd.map.layout import LayoutParams
 from photomapd.map.payload import cluster_json
 from photomapd.map.semantic_map import SemanticMap
 from photomapd.map.store import MapStore
-from photomapd.search.vector_space import VectorSpace
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from photomapd.events import Event, EventBus
+    from photomapd.map.layout import MapLayout
+    from photomapd.search.vector_space import VectorSpace
+    from photomapd.store.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from photomapd.map.clusters import ClusterInfo
 from photomapd.map.payload import (
-    MapPoints,
     cluster_rows,
     clusters_from_rows,
     point_rows,
     points_from_rows,
 )
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from photomapd.map.clusters import ClusterInfo
+    from photomapd.map.payload import (
+        MapPoints,
+    )
+    from photomapd.store.store import Store
 
 logger = logging.getLogger(__name__)
 

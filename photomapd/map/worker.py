@@ -7,14 +7,20 @@ import gzip
 import json
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photomapd.map.clusters import DEFAULT_STRENGTH, ClusterInfo
-from photomapd.map.layout import LayoutParams, MapLayout, Neighbours
+from photomapd.map.clusters import DEFAULT_STRENGTH
+from photomapd.map.layout import MapLayout
 from photomapd.map.payload import MapPoints, encode_payload
 from photomapd.map.semantic_map import SemanticMap
-from photomapd.map.store import MapState, StoredMap
+from photomapd.map.store import MapState
+
+if TYPE_CHECKING:
+    from photomapd.map.clusters import ClusterInfo
+    from photomapd.map.layout import LayoutParams, Neighbours
+    from photomapd.map.store import StoredMap
 
 
 @dataclass(slots=True)

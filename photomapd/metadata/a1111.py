@@ -7,11 +7,10 @@ alpha-channel stealth data (put into `parameters` by the reader).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from photomapd.metadata.infotext import Infotext, prompt_loras, split_infotext
+from photomapd.metadata.infotext import prompt_loras, split_infotext
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import (
     as_float,
     as_int,
@@ -20,6 +19,10 @@ from photomapd.metadata.values import (
     looks_like_json,
     parse_size,
 )
+
+if TYPE_CHECKING:
+    from photomapd.metadata.infotext import Infotext
+    from photomapd.metadata.source import Source
 
 _FORGE_VERSION = re.compile(r"^(f\d|neo$|classic$)")
 

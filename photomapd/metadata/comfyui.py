@@ -12,12 +12,14 @@ UserComment JSON `{"prompt": ..., "workflow": ...}`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.comfyui_graph import Graph
 from photomapd.metadata.record import Generator, empty_summary
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import as_dict, loads_json
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 _EXIF_PREFIX = re.compile(r"^\s*(prompt|workflow)\s*:\s*", re.IGNORECASE)
 

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import (
     as_dict,
     as_float,
@@ -19,6 +18,9 @@ from photomapd.metadata.values import (
     parse_size,
 )
 from photomapd.metadata.xmp import xmp_property
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 
 def parse(source: Source) -> dict[str, Any] | None:

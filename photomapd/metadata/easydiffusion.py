@@ -5,11 +5,13 @@ same keys as a JSON object in EXIF UserComment. Older versions capitalise ("Seed
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import as_dict, as_float, as_int, as_number, as_str
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 _SIGNATURE_KEYS = {"use_stable_diffusion_model", "num_inference_steps", "stable_diffusion_model"}
 

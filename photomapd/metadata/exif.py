@@ -7,8 +7,10 @@ directly, tolerates broken offsets, and decodes UserComment's charset prefix.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-from photomapd.metadata.source import Source
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 TAG_NAMES = {
     0x010E: "ImageDescription",

@@ -5,11 +5,13 @@ Fooocus files written with the "a1111" scheme are infotext and go to the a1111 p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import as_dict, as_int, as_list, as_number, as_str, parse_size
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 
 def parse(source: Source) -> dict[str, Any] | None:

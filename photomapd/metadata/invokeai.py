@@ -8,13 +8,12 @@ Legacy 1.x/2.x files (`Dream`, `sd-metadata`) go to `invokeai_legacy`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.invokeai_graph import graph_prompts
 from photomapd.metadata.invokeai_layers import control_layers, reference_images
 from photomapd.metadata.invokeai_legacy import parse as parse_legacy
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import (
     as_bool,
     as_dict,
@@ -24,6 +23,9 @@ from photomapd.metadata.values import (
     as_number,
     as_str,
 )
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 _GRAPH_KEYS = ("invokeai_workflow", "invokeai_graph")
 

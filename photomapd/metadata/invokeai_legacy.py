@@ -8,10 +8,9 @@ is left there, as stored.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import (
     as_dict,
     as_float,
@@ -21,6 +20,9 @@ from photomapd.metadata.values import (
     as_str,
     loads_json,
 )
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 # Dream flags: short ones may be glued to their value ("-s50", "-Ak_lms").
 _DREAM_FLAGS = {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from photomapd.metadata.exif import parse_exif
-from photomapd.metadata.source import Source
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
 # Start-of-frame markers (baseline, progressive, lossless, arithmetic) carry the pixel size.

@@ -5,11 +5,13 @@ chunk (or EXIF ImageDescription), user name in `Author`. No model, steps or samp
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import as_int
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 _JOB_ID = re.compile(r"\s*Job ID:\s*([0-9a-fA-F-]{8,})\s*$")
 _FLAG = re.compile(r"(?:^|\s)--([a-z]+)(?:\s+([^-\s][^\s]*))?")

@@ -4,11 +4,13 @@ EXIF UserComment `{"Comment": "<json>"}` with the model in EXIF Software.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import as_dict, as_float, as_int, as_number, as_str, loads_json
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 
 def parse(source: Source) -> dict[str, Any] | None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from photomapd.metadata.exif import parse_exif
-from photomapd.metadata.source import MAX_CHUNK_BYTES, Source
+from photomapd.metadata.source import MAX_CHUNK_BYTES
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}

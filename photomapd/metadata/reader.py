@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from photomapd.metadata.jpeg import read_jpeg
 from photomapd.metadata.png import PNG_SIGNATURE, read_png
@@ -15,6 +14,9 @@ from photomapd.metadata.source import Source
 from photomapd.metadata.stealth import read_stealth
 from photomapd.metadata.values import loads_json, looks_like_json
 from photomapd.metadata.webp import read_webp
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 

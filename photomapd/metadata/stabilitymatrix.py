@@ -5,11 +5,13 @@ The JSON is preferred: it is the only copy whose text is reliably UTF-8.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata.record import Generator, empty_summary, model_ref
-from photomapd.metadata.source import Source
 from photomapd.metadata.values import as_dict, as_int, as_number, as_str
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 
 def parse(source: Source) -> dict[str, Any] | None:

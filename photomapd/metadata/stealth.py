@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
 
-from photomapd.metadata.source import MAX_CHUNK_BYTES, Source
+from photomapd.metadata.source import MAX_CHUNK_BYTES
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 SIGNATURES = {"stealth_pnginfo": False, "stealth_pngcomp": True}
 SIGNATURE_BITS = 15 * 8

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from photomapd.metadata.exif import parse_exif
-from photomapd.metadata.source import MAX_CHUNK_BYTES, Source
+from photomapd.metadata.source import MAX_CHUNK_BYTES
+
+if TYPE_CHECKING:
+    from photomapd.metadata.source import Source
 
 MAX_CHUNKS = 10_000
 

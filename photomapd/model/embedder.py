@@ -12,17 +12,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import open_clip
 import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
-from PIL import Image
 
-from photomapd.model.files import ModelConfig, WeightsSource, resolve_config, resolve_weights
+from photomapd.model.files import resolve_config, resolve_weights
 from photomapd.model.lifecycle import (
     ModelLifecycle,
     ModelState,
@@ -31,6 +29,13 @@ from photomapd.model.lifecycle import (
 )
 from photomapd.model.preprocessing import numpy_transform
 from photomapd.sentences import clause
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PIL import Image
+
+    from photomapd.model.files import ModelConfig, WeightsSource
 
 __all__ = ["Embedder", "hub_offline", "resolve_device"]
 

@@ -9,10 +9,11 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-from PIL import Image
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
 
 _ID_SAMPLE = 1 << 20  # bytes read from each end of a checkpoint to fingerprint it
 

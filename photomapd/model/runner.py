@@ -7,18 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
-from photomapd.events import EventBus, EventKind
+from photomapd.events import EventKind
 from photomapd.model.lifecycle import ModelState, ModelUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import numpy as np
     from PIL import Image
+
+    from photomapd.events import EventBus
 
 log = logging.getLogger(__name__)
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from photomapd.model.lifecycle import ModelLifecycle, ModelState, ModelUnavailable, model_identity
 from photomapd.sentences import clause
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from pathlib import Path
+
+    import numpy as np
 
 log = logging.getLogger(__name__)
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from photomapd.model import history as model_history
-from photomapd.model.lifecycle import ModelHandle, ModelState, ModelUnavailable
-from photomapd.model.runner import ModelRunner
+from photomapd.model.lifecycle import ModelState, ModelUnavailable
 from photomapd.search.vector_space import VectorSpace
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from PIL import Image
+
+    from photomapd.model.lifecycle import ModelHandle
+    from photomapd.model.runner import ModelRunner
+    from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 

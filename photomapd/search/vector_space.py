@@ -10,12 +10,16 @@ import asyncio
 import hashlib
 import logging
 import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from photomapd.search.vectors import VectorIndex
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 

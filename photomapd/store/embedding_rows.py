@@ -3,12 +3,14 @@ rebuilt from, and the images still owed a vector by the current model."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from photomapd.store.database import Database
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class EmbeddingRows(Database):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.store.database import Database
 from photomapd.store.schema import VISIBLE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 IMAGE_COLUMNS = (
     "id, album, path, size, mtime, content_hash, width, height, status, error, created_at, "

@@ -4,11 +4,14 @@ gone, albums removed; and the per-image marks set from outside (favourite, Invok
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from photomapd.store.database import Database
 from photomapd.store.schema import VISIBLE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 @dataclass(frozen=True)

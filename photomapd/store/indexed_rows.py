@@ -4,14 +4,17 @@ transaction, a moved file taking its old row over."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from photomapd.store.database import Database
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photomapd.metadata import GENERATOR_NAMES, PARSER_VERSION
-from photomapd.metadata.json_reader import MetadataReader, default_metadata_reader
+from photomapd.metadata.json_reader import default_metadata_reader
 from photomapd.store.metadata_prompt import prompt_condition
 from photomapd.store.schema import VISIBLE
-from photomapd.store.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from photomapd.metadata.json_reader import MetadataReader
+    from photomapd.store.store import Store
 
 log = logging.getLogger(__name__)
 
