@@ -10,10 +10,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,71 @@ class EventKind(StrEnum):
     OVERFLOW = "overflow"
 
 
+# --- payloads: what each kind of event carries (the event stream sends them as JSON) ---------
+
+
+class ImageEvent(TypedDict):
+    """image_added, image_updated: the image as GET /api/images/{id} answers it."""
+
+    image: dict[str, Any]
+
+
+class ImageRemovedEvent(TypedDict):
+    id: int
+    album: str
+
+
+class AlbumChangedEvent(TypedDict):
+    key: str
+    change: Literal["created", "updated", "deleted", "boards"]
+
+
+class ProgressEvent(TypedDict):
+    paused: bool
+    queued: int
+    done: int
+    failed: int
+    rate: float
+    eta_seconds: float | None
+    problem: str | None
+
+
+class ModelStateEvent(TypedDict):
+    state: str
+    error: str | None
+    model_id: str
+    device: str
+
+
+class MapUpdatedEvent(TypedDict):
+    album: str
+    version: int
+    count: int
+    refit: NotRequired[bool]
+    reclustered: NotRequired[bool]
+    added: NotRequired[list[dict[str, float]]]
+    removed: NotRequired[list[int]]
+
+
+class OverflowEvent(TypedDict):
+    reason: str
+
+
+EventPayload = (
+    ImageEvent
+    | ImageRemovedEvent
+    | AlbumChangedEvent
+    | ProgressEvent
+    | ModelStateEvent
+    | MapUpdatedEvent
+    | OverflowEvent
+)
+
+
 @dataclass(frozen=True)
 class Event:
     kind: str
-    data: dict[str, Any]
+    data: EventPayload
     sequence: int = 0
 
 
@@ -48,9 +109,9 @@ class EventBus:
     queue_size: int = 1000
     _subscriptions: set[Subscription] = field(default_factory=set)
     _sequence: int = 0
-    _listeners: list[Any] = field(default_factory=list)
+    _listeners: list[Callable[[Event], None]] = field(default_factory=list)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish(self, kind: EventKind, data: EventPayload) -> None:
         """Must be called on the event loop thread."""
         self._sequence += 1
         event = Event(str(kind), data, self._sequence)
@@ -64,7 +125,7 @@ class EventBus:
                 continue
             self._offer(subscription, event)
 
-    def add_listener(self, listener: Any) -> None:
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
         """In-process listeners (e.g. the map service) get every event synchronously."""
         self._listeners.append(listener)
 

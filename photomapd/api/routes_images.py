@@ -16,6 +16,7 @@ from photomapd.api.filters import allowed_ids
 from photomapd.api.hits import hits_json
 from photomapd.api.params import image_id_param, int_param
 from photomapd.api.placeholders import Placeholder, placeholder_response
+from photomapd.events import EventKind
 from photomapd.image_json import image_json
 
 CACHE_SECONDS = 7 * 24 * 3600
@@ -110,7 +111,7 @@ async def _set_favourite(request: web.Request, favourite: bool) -> web.Response:
     await request.app[keys.STORE].set_favourite(row["id"], favourite)
     updated = await request.app[keys.STORE].get_image(row["id"])
     payload = image_json(updated or row)
-    request.app[keys.EVENTS].publish("image_updated", {"image": payload})
+    request.app[keys.EVENTS].publish(EventKind.IMAGE_UPDATED, {"image": payload})
     return web.json_response(payload)
 
 

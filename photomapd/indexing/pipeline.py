@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from photomapd.events import EventBus
+    from photomapd.events import EventBus, ModelStateEvent, ProgressEvent
     from photomapd.indexing.preparation import PreparedImage
     from photomapd.metadata.json_reader import MetadataReader
     from photomapd.model.runner import ModelRunner
@@ -160,7 +160,7 @@ class Pipeline:
     def queued(self) -> int:
         return len(self.pending) + self.ready.qsize() + self.prepared.qsize() + self.in_flight
 
-    def progress(self) -> dict[str, Any]:
+    def progress(self) -> ProgressEvent:
         rate = self.counters.rate()
         queued = self.queued
         return {
@@ -190,7 +190,7 @@ class Pipeline:
         """Load the model if it is not loaded; False when it can't be (see ModelRunner)."""
         return await self.model_runner.ensure_loaded(on_demand)
 
-    def model_status(self) -> dict[str, Any]:
+    def model_status(self) -> ModelStateEvent:
         return self.model_runner.status()
 
     # --- intake --------------------------------------------------------------------------

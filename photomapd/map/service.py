@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 
@@ -28,7 +28,14 @@ from photomapd.map.store import MapStore
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from photomapd.events import Event, EventBus
+    from photomapd.events import (
+        AlbumChangedEvent,
+        Event,
+        EventBus,
+        ImageEvent,
+        ImageRemovedEvent,
+        MapUpdatedEvent,
+    )
     from photomapd.map.layout import MapLayout
     from photomapd.search.vector_space import VectorSpace
     from photomapd.store.store import Store
@@ -65,6 +72,15 @@ def _stored_prompt(metadata_json: str | None) -> str | None:
         return prompt_of(json.loads(metadata_json))
     except ValueError:
         return None
+
+
+class MapChange(TypedDict, total=False):
+    """What changed in an album's map, announced with its version and size (map_updated)."""
+
+    refit: bool
+    reclustered: bool
+    added: list[dict[str, float]]
+    removed: list[int]
 
 
 class MapService:
@@ -269,9 +285,8 @@ class MapService:
     def _on_event(self, event: Event) -> None:
         if not self._running:
             return
-        data = event.data
         if event.kind in (EventKind.IMAGE_ADDED, EventKind.IMAGE_UPDATED):
-            image = data.get("image") or {}
+            image = cast("ImageEvent", event.data)["image"]
             entry = self._albums.get(image.get("album", ""))
             if entry is None or "id" not in image:
                 return
@@ -293,12 +308,14 @@ class MapService:
             if previous is not None:  # same file, new content: a new embedding, a new place
                 entry.pending_replace.add(image_id)
         elif event.kind == EventKind.IMAGE_REMOVED:
-            entry = self._albums.get(data.get("album", ""))
+            removed = cast("ImageRemovedEvent", event.data)
+            entry = self._albums.get(removed["album"])
             if entry is None:
                 return
-            self._remove(entry, int(data["id"]))
+            self._remove(entry, int(removed["id"]))
         elif event.kind == EventKind.ALBUM_CHANGED:
-            self._spawn(self._album_changed(data.get("key", ""), data.get("change", "")))
+            changed = cast("AlbumChangedEvent", event.data)
+            self._spawn(self._album_changed(changed["key"], changed["change"]))
             return
         else:
             return
@@ -463,15 +480,18 @@ class MapService:
 
     # --- helpers -----------------------------------------------------------------------
 
-    def _announce(self, album: str, data: dict[str, Any]) -> None:
+    def _announce(self, album: str, change: MapChange) -> None:
         entry = self._albums.get(album)
         if entry is None:  # deleted meanwhile
             return
         semantic = entry.semantic
-        self.events.publish(
-            EventKind.MAP_UPDATED,
-            {"album": album, "version": semantic.version, "count": len(semantic), **data},
-        )
+        update: MapUpdatedEvent = {
+            "album": album,
+            "version": semantic.version,
+            "count": len(semantic),
+            **change,
+        }
+        self.events.publish(EventKind.MAP_UPDATED, update)
 
     async def _run(
         self, executor: ThreadPoolExecutor, function: Callable[..., Any], *args: Any

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from photomapd.events import EventBus
+    from photomapd.events import EventBus, ModelStateEvent
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,8 @@ class ModelRunner:
             and time.monotonic() - self.last_failure < backoff
         ):
             return False
-        self.events.publish(
-            EventKind.MODEL_STATE, {**self.status(), "state": str(ModelState.LOADING)}
-        )
+        loading: ModelStateEvent = {**self.status(), "state": str(ModelState.LOADING)}
+        self.events.publish(EventKind.MODEL_STATE, loading)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.pool, self.embedder.load)
@@ -88,7 +87,7 @@ class ModelRunner:
         self.events.publish(EventKind.MODEL_STATE, self.status())
         return True
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ModelStateEvent:
         return {
             "state": str(self.embedder.state),
             "error": self.embedder.error,
