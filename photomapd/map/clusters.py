@@ -86,12 +86,15 @@ class ClusterInfo:
     centroid: tuple[float, float]
 
 
+MIN_CLUSTER_SIZE = 5
+
+
 def min_cluster_size_for(n_points: int, strength: float) -> int:
     """Strength 0 finds many small clusters (min size 0.2 % of points), 1 a few large ones
     (20 %); the default 0.5 allows up to ~50 clusters. Log scale so the slider feels even."""
     strength = min(max(float(strength), 0.0), 1.0)
     fraction = 10 ** (-2.7 + 2.0 * strength)
-    return max(5, round(n_points * fraction))
+    return max(MIN_CLUSTER_SIZE, round(n_points * fraction))
 
 
 def cluster_points(
@@ -109,8 +112,14 @@ def cluster_points(
     else:
         sample = np.arange(len(xy))
     min_size = min_cluster_size_for(len(sample), strength)
-    clusterer = HDBSCAN(min_cluster_size=min_size, min_samples=min(10, min_size), copy=True)
-    sample_labels = clusterer.fit_predict(xy[sample])
+    while True:
+        clusterer = HDBSCAN(min_cluster_size=min_size, min_samples=min(10, min_size), copy=True)
+        sample_labels = clusterer.fit_predict(xy[sample])
+        if (sample_labels != NOISE).any() or min_size <= MIN_CLUSTER_SIZE:
+            break
+        # No group is that large (well-separated subjects at a high strength): a map of only
+        # noise helps nobody, so ask for the largest groups there are.
+        min_size = max(MIN_CLUSTER_SIZE, round(min_size / 1.5))
     if len(sample) < len(xy):
         nearest = KDTree(xy[sample]).query(xy, k=1, return_distance=False)[:, 0]
         labels = sample_labels[nearest]
