@@ -43,19 +43,10 @@ def test_strength_trades_many_small_clusters_for_few_large_ones(fitted: MapLayou
     assert min_cluster_size_for(10_000, 0.0) < min_cluster_size_for(10_000, 0.5)
     assert min_cluster_size_for(10_000, 0.5) < min_cluster_size_for(10_000, 1.0)
     assert min_cluster_size_for(10_000, 7.0) == min_cluster_size_for(10_000, 1.0)  # clamped
+    # At 0.95 no planted subject reaches the minimum size (they lie far apart on this map): the
+    # largest groups there are still show, never a map of only noise.
     counts = [len(set(cluster_points(fitted.xy, s).tolist()) - {NOISE}) for s in (0.3, 0.95)]
     assert counts[0] > counts[1] >= 1
-
-
-def test_the_strongest_setting_still_finds_the_largest_groups_there_are() -> None:
-    """Six far-apart subjects of 50 images each are all smaller than strength 1's minimum
-    cluster size (20 % of 300 = 60): the map showed no cluster at all, only noise."""
-    rng = np.random.default_rng(3)
-    centres = rng.uniform(0, 10, (6, 2)) + np.arange(6)[:, None] * 20
-    xy = np.concatenate([centre + rng.normal(0, 0.05, (50, 2)) for centre in centres])
-    assert min_cluster_size_for(len(xy), 1.0) > 50
-    found = cluster_points(xy, 1.0)
-    assert len(set(found.tolist()) - {NOISE}) >= 1
 
 
 def test_prompt_words_drop_stop_words_weights_and_lora_tags() -> None:
