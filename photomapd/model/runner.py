@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from photomapd.events import EventBus, ModelStateEvent
+    from photomapd.model.lifecycle import ModelHandle
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ImageToEmbed(Protocol):
 class ModelRunner:
     def __init__(
         self,
-        embedder: Any,  # Embedder (in process) or ModelClient (worker process)
+        embedder: ModelHandle,
         events: EventBus,
         batch_size: int = 0,
         retry_seconds: float = 60.0,
@@ -122,7 +123,10 @@ class ModelRunner:
             import torch  # only reached with an in-process Embedder, which has torch loaded
 
             return self.embedder.embed_preprocessed(torch.stack([item.tensor for item in items]))
-        return self.embedder.embed_images([item.image for item in items])
+        images = [item.image for item in items]
+        if any(image is None for image in images):
+            raise ValueError("an image to embed was neither decoded nor preprocessed")
+        return self.embedder.embed_images([image for image in images if image is not None])
 
     async def unload_if_idle(self) -> None:
         loop = asyncio.get_running_loop()

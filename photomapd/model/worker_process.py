@@ -130,6 +130,10 @@ class ModelClient(ModelLifecycle):
     def preprocess(self, image: Image.Image) -> None:
         return None  # the worker preprocesses; nothing to prepare in this process
 
+    def embed_preprocessed(self, batch: Any) -> np.ndarray:
+        """Never reached: preprocess() prepares nothing here, so batches come as images."""
+        raise TypeError("a worker-process model embeds images, not tensors prepared here")
+
     def unload(self) -> None:
         with self._lock:
             self._stop_worker()
