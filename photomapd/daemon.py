@@ -93,6 +93,7 @@ class Daemon:
         self.watcher: FolderWatcher | None = None
         self.albums: AlbumService | None = None  # needs the running loop: open_core()
         self.components: Components | None = None
+        self.board_sync: BoardSync | None = None  # board albums kept in step: start()
         self.runner: web.AppRunner | None = None
         self.url = f"http://{config.host}:{config.port}"
         self.stop_requested = asyncio.Event()
@@ -172,7 +173,8 @@ class Daemon:
         self.url = _public_url(self.config.host, _bound_port(self.runner) or self.config.port)
         albums = components.albums
         await albums.start_all()
-        self.pipeline.spawn(BoardSync(albums).run())
+        self.board_sync = BoardSync(albums)
+        self.pipeline.spawn(self.board_sync.run())
         self.pipeline.spawn(reparse_after_upgrade(self.store))
         if self.config.albums:
             # Warm start: the first image InvokeAI writes should not wait for a model load.
