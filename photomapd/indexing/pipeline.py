@@ -310,8 +310,9 @@ class Pipeline:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0 and self.prepared.empty():
                     break
-                try:
-                    batch.append(await asyncio.wait_for(self.prepared.get(), max(timeout, 0)))
+                try:  # asyncio.timeout: a stop's cancel is never swallowed (see catch-up)
+                    async with asyncio.timeout(max(timeout, 0)):
+                        batch.append(await self.prepared.get())
                 except TimeoutError:
                     break
                 self.in_flight += 1
