@@ -361,10 +361,11 @@ class Pipeline:
     async def _write_batch(
         self, batch: list[PreparedImage], vectors: list[np.ndarray | None]
     ) -> None:
-        await self.index_writer.save_batch(batch, vectors, self.embedder.model_id)
+        failed = await self.index_writer.save_batch(batch, vectors, self.embedder.model_id)
         now = time.monotonic()
         self.problem = None  # a batch was written: whatever blocked writes is gone
-        self.counters.done += len(batch)
+        self.counters.done += len(batch) - failed
+        self.counters.failed += failed
         self.counters.completions.extend([now] * len(batch))
         if any(vector is None for vector in vectors):
             self.catch_up_wanted.set()

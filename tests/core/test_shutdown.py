@@ -68,3 +68,27 @@ def test_no_task_waits_with_wait_for():
         if "asyncio.wait_for(" in path.read_text(encoding="utf-8")
     ]
     assert users == [], f"use asyncio.timeout instead of asyncio.wait_for in {users}"
+
+
+async def test_stop_while_paused_with_files_waiting_finishes_in_seconds(
+    tmp_path: Path, make_config
+):
+    """Paused work is not work in hand: the stop does not wait for it to drain."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for number in range(4):
+        (folder / f"{number}.png").write_bytes(png_bytes((number * 50, 10, 10)))
+    daemon = Daemon(make_config(folder), start_paused=True)
+    await daemon.start()
+
+    async def waiting() -> bool:
+        return daemon.pipeline.in_flight > 0  # decode workers hold files until resumed
+
+    await wait_for(waiting, message="files held by the paused pipeline")
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(STOP_SECONDS):
+            await daemon.stop()
+    except TimeoutError:
+        raise AssertionError(f"a paused daemon still stopping after {STOP_SECONDS} s") from None
+    assert time.monotonic() - started < STOP_SECONDS
