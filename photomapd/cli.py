@@ -129,6 +129,7 @@ def setup_logging(config: Config | None, verbose: bool) -> None:
                 maxBytes=5_000_000,
                 backupCount=3,
                 encoding="utf-8",
+                errors="backslashreplace",  # a file name that is not UTF-8 must not lose the line
             )
         )
     logging.basicConfig(

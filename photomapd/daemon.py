@@ -204,10 +204,14 @@ class Daemon:
         self.instance_lock.release()
 
     async def _drain(self, timeout: float) -> None:
+        # Paused work is not in hand (decode workers hold their files until resumed): waiting
+        # for it would only spend the whole timeout. Files not written are found next start.
         deadline = time.monotonic() + timeout
         while (
-            self.pipeline.in_flight or self.pipeline.prepared.qsize()
-        ) and time.monotonic() < deadline:
+            (self.pipeline.in_flight or self.pipeline.prepared.qsize())
+            and not self.pipeline.paused
+            and time.monotonic() < deadline
+        ):
             await asyncio.sleep(0.05)
 
     async def run_until_stopped(self) -> None:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from photomapd.file_paths import shown
+
 
 def image_json(row: dict[str, Any]) -> dict[str, Any]:
     image_id = row["id"]
@@ -15,12 +17,14 @@ def image_json(row: dict[str, Any]) -> dict[str, Any]:
             summary = json.loads(row["metadata_json"])
         except ValueError:
             summary = None
+    # Shown as valid UTF-8 (U+FFFD for a byte of a name that is not); files go by id anyway.
+    path = Path(shown(row["path"]))
     return {
         "id": image_id,
         "album": row["album"],
-        "path": row["path"],
-        "name": Path(row["path"]).name,
-        "folder": str(Path(row["path"]).parent),
+        "path": str(path),
+        "name": path.name,
+        "folder": str(path.parent),
         "width": row.get("width"),
         "height": row.get("height"),
         "size": row.get("size"),

@@ -14,6 +14,7 @@ from photomapd.config import (
     validate_album_key,
 )
 from photomapd.daemon import Daemon
+from photomapd.file_paths import shown
 from photomapd.image_json import image_json
 from photomapd.instance_lock import DataFolderInUse
 from photomapd.search.searcher import SearchQuery, SearchUnavailable
@@ -119,7 +120,7 @@ async def _print_failures(store: Store, key: str, failed: int) -> None:
     """Each file that could not be read, with the reason (which says what to do)."""
     rows = await store.failures(key, limit=FAILURES_SHOWN)
     for row in rows:
-        print(f"  {row['path']}: {row['error']}")
+        print(f"  {shown(row['path'])}: {row['error']}")
     if failed > len(rows):
         print(
             f"  ... and {failed - len(rows)} more (the UI's Albums > Failed files, or "

@@ -9,6 +9,7 @@ from aiohttp import web
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, NotFound
 from photomapd.api.params import int_param, json_body
+from photomapd.file_paths import shown
 from photomapd.image_json import image_json
 
 
@@ -103,7 +104,7 @@ async def album_failures(request: web.Request) -> web.Response:
     if request.app[keys.CONFIG].album(key) is None:
         raise NotFound("album_not_found", f"no album with key {key!r}")
     items = await request.app[keys.STORE].failures(key)
-    return web.json_response({"items": items})
+    return web.json_response({"items": [{**item, "path": shown(item["path"])} for item in items]})
 
 
 async def album_images(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from photomapd.api.hits import hits_json
 from photomapd.api.params import image_id_param, int_param
 from photomapd.api.placeholders import Placeholder, placeholder_response
 from photomapd.events import EventKind
+from photomapd.file_paths import shown
 from photomapd.image_json import image_json
 
 CACHE_SECONDS = 7 * 24 * 3600
@@ -52,7 +53,7 @@ async def get_file(request: web.Request) -> web.StreamResponse:
         raise NotFound("file_missing", f"{path} is no longer on disk (moved, deleted or unmounted)")
     etag = row["content_hash"] or f"{row['size']}-{row['mtime']}"
     response = _cached_file(request, path, etag)
-    response.headers["Content-Disposition"] = f'inline; filename="{path.name}"'
+    response.headers["Content-Disposition"] = f'inline; filename="{shown(path.name)}"'
     return response
 
 

@@ -16,6 +16,7 @@ from photomapd.api import keys
 from photomapd.api.errors import NotFound
 from photomapd.api.filters import metadata_filter, metadata_index
 from photomapd.api.params import image_id_param, int_param
+from photomapd.file_paths import shown
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ async def get_image_workflow(request: web.Request) -> web.Response:
         )
     name = PurePath(str((await request.app[keys.STORE].get_image(image_id) or {}).get("path")))
     response = web.json_response(workflow)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name.stem}.workflow.json"'
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{shown(name.stem)}.workflow.json"'
+    )
     return response
 
 

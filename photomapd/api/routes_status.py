@@ -44,13 +44,18 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     task = asyncio.current_task()
     assert task is not None
     streams.add(task)
+    # The wait for the next event outlives each heartbeat: a timeout that cancelled it would
+    # close the subscription (the cancel lands inside the generator) and end the stream.
+    # asyncio.wait neither cancels on timeout nor swallows the stop's cancel.
+    next_event = asyncio.ensure_future(anext(stream))
     try:
         while True:
-            try:
-                event = await asyncio.wait_for(stream.__anext__(), HEARTBEAT_SECONDS)
-            except TimeoutError:
+            done, _ = await asyncio.wait({next_event}, timeout=HEARTBEAT_SECONDS)
+            if not done:
                 await response.write(b": heartbeat\n\n")
                 continue
+            event = next_event.result()
+            next_event = asyncio.ensure_future(anext(stream))
             payload = json.dumps(event.data, default=str)
             await response.write(
                 f"id: {event.sequence}\nevent: {event.kind}\ndata: {payload}\n\n".encode()
@@ -59,6 +64,8 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         streams.discard(task)
+        next_event.cancel()
+        await asyncio.gather(next_event, return_exceptions=True)
         await stream.aclose()  # type: ignore[attr-defined]
     return response
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, Forbidden, NotFound
 from photomapd.api.params import image_id_param, is_image_id, json_body
+from photomapd.file_paths import shown
 from photomapd.image_json import image_json
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _archive_names(rows: list[dict[str, Any]]) -> list[tuple[Path, str]]:
     pairs = []
     for row in rows:
         source = Path(row["path"])
-        name = source.name
+        name = shown(source.name)  # a zip entry name is UTF-8: U+FFFD for a byte that is not
         if name in seen:
             name = f"{row['id']}-{name}"
         seen.add(name)

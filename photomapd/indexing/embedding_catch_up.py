@@ -42,8 +42,11 @@ class EmbeddingCatchUp:
 
     async def run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives with the event (a reconcile asks just before a stop), and stop hangs.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wanted.wait(), self.model_runner.retry_seconds)
+                async with asyncio.timeout(self.model_runner.retry_seconds):
+                    await self.wanted.wait()
             self.wanted.clear()
             await self.unpaused.wait()
             try:

@@ -19,6 +19,16 @@ def failure_reason(error: Exception) -> tuple[str, str]:
     return reason, f"{clause(reason)}. Fix or re-export the file; it is retried when it changes"
 
 
+def write_failure_reason(error: Exception) -> tuple[str, str]:
+    """(reason, stored message) for a file that was read but whose row could not be written:
+    not the file's fault, so the message asks for a report."""
+    reason = f"its row could not be written ({type(error).__name__}: {error})"
+    return reason, (
+        f"{reason}. This is a photomapd bug: please report it with the file name; "
+        "the file is retried when it changes"
+    )
+
+
 def is_disk_full(error: BaseException) -> bool:
     return (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
         isinstance(error, sqlite3.OperationalError) and "full" in str(error)

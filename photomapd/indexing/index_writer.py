@@ -4,6 +4,7 @@ usearch index, then an event for the browser."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from photomapd.events import EventKind
 from photomapd.image_json import image_json
+from photomapd.indexing.failures import write_failure_reason
 from photomapd.store.indexed_rows import IndexedImage
 
 if TYPE_CHECKING:
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from photomapd.search.vector_space import VectorSpace
     from photomapd.store.store import Store
 
+log = logging.getLogger(__name__)
+
 
 class IndexWriter:
     def __init__(self, store: Store, vectors: VectorSpace, events: EventBus) -> None:
@@ -31,24 +35,54 @@ class IndexWriter:
 
     async def save_batch(
         self, batch: list[PreparedImage], vectors: list[np.ndarray | None], model_id: str
-    ) -> None:
-        """A batch's rows and vectors in one transaction; None where the model gave none."""
+    ) -> int:
+        """A batch's rows and vectors in one transaction; None where the model gave none.
+
+        A file whose row could not be written is recorded as failed (with the reason) and the
+        rest of the batch lands; returns how many failed."""
         records = [
             (item.album, str(item.path), _record(item, model_id, vector))
             for item, vector in zip(batch, vectors, strict=True)
         ]
-        announcements = await self.store.save_indexed_batch(records)
-        added_ids = [i for (i, _), v in zip(announcements, vectors, strict=True) if v is not None]
-        added_vectors = [v for v in vectors if v is not None]
-        if added_ids:
+        saved = await self.store.save_indexed_batch(records)
+        written = [
+            (result, vector)
+            for result, vector in zip(saved, vectors, strict=True)
+            if result.error is None
+        ]
+        added = [(result.image_id, vector) for result, vector in written if vector is not None]
+        if added:
             await asyncio.to_thread(
-                self.vectors.add, np.asarray(added_ids, dtype=np.int64), np.stack(added_vectors)
+                self.vectors.add,
+                np.asarray([image_id for image_id, _ in added], dtype=np.int64),
+                np.stack([vector for _, vector in added]),
             )
+        announcements = [(result.image_id, result.is_new) for result, _ in written]
+        for item, result in zip(batch, saved, strict=True):
+            if result.error is not None:
+                announcement = await self._record_failure(item, result.error)
+                if announcement is not None:
+                    announcements.append(announcement)
         rows = await self.store.get_images([image_id for image_id, _ in announcements])
         for image_id, is_new in announcements:
             if image_id in rows:
                 kind = EventKind.IMAGE_ADDED if is_new else EventKind.IMAGE_UPDATED
                 self.events.publish(kind, {"image": image_json(rows[image_id])})
+        return len(saved) - len(written)
+
+    async def _record_failure(
+        self, item: PreparedImage, error: Exception
+    ) -> tuple[int, bool] | None:
+        """The file's row says why it could not be written; (id, is_new) to announce."""
+        reason, message = write_failure_reason(error)
+        log.warning("could not index %s: %s", item.path, reason, exc_info=error)
+        try:
+            return await self.store.save_error(
+                item.album, str(item.path), item.size, item.mtime, message
+            )
+        except Exception:  # the failure itself could not be stored: the log keeps it
+            log.exception("could not record the failure of %s either", item.path)
+            return None
 
     async def save_vectors(self, model_id: str, pairs: Sequence[tuple[int, np.ndarray]]) -> None:
         """Vectors for rows that are already indexed."""

@@ -310,8 +310,9 @@ class Pipeline:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0 and self.prepared.empty():
                     break
-                try:
-                    batch.append(await asyncio.wait_for(self.prepared.get(), max(timeout, 0)))
+                try:  # asyncio.timeout: a stop's cancel is never swallowed (see catch-up)
+                    async with asyncio.timeout(max(timeout, 0)):
+                        batch.append(await self.prepared.get())
                 except TimeoutError:
                     break
                 self.in_flight += 1
@@ -360,10 +361,11 @@ class Pipeline:
     async def _write_batch(
         self, batch: list[PreparedImage], vectors: list[np.ndarray | None]
     ) -> None:
-        await self.index_writer.save_batch(batch, vectors, self.embedder.model_id)
+        failed = await self.index_writer.save_batch(batch, vectors, self.embedder.model_id)
         now = time.monotonic()
         self.problem = None  # a batch was written: whatever blocked writes is gone
-        self.counters.done += len(batch)
+        self.counters.done += len(batch) - failed
+        self.counters.failed += failed
         self.counters.completions.extend([now] * len(batch))
         if any(vector is None for vector in vectors):
             self.catch_up_wanted.set()

@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
+from photomapd.file_paths import PATH_COLUMNS, from_sqlite
 from photomapd.store.schema import MIGRATIONS, check_sqlite_version
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class PathRow(sqlite3.Row):
+    """A row whose path columns are always str: a name that is not UTF-8 is stored as its
+    bytes (file_paths.py). Only rows holding some bytes value (a vector, such a path) look."""
+
+    def __new__(cls, cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> PathRow:
+        if bytes in map(type, values):
+            listed = list(values)
+            for position, column in enumerate(cursor.description):
+                if column[0] in PATH_COLUMNS and isinstance(listed[position], bytes):
+                    listed[position] = from_sqlite(listed[position])
+            values = tuple(listed)
+        return super().__new__(cls, cursor, values)
 
 
 class Database:
@@ -39,7 +54,7 @@ class Database:
 
     async def _connect(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(self.path, timeout=30)
-        connection.row_factory = aiosqlite.Row
+        connection.row_factory = PathRow
         await connection.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode; only power loss can drop
         # the last transactions, which the next reconcile re-indexes anyway.

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from photomapd.file_paths import to_sqlite
 from photomapd.store.database import Database
 from photomapd.store.schema import VISIBLE
 
@@ -36,9 +37,10 @@ class ImageRows(Database):
         self, album: str, path: str, size: int, mtime: float, reason: str
     ) -> tuple[int, bool]:
         """Record why a file could not be indexed; it is retried when its size or mtime change."""
+        stored = to_sqlite(path)
         async with self._write_lock:
             cursor = await self.writer.execute(
-                "SELECT id FROM images WHERE album = ? AND path = ?", (album, path)
+                "SELECT id FROM images WHERE album = ? AND path = ?", (album, stored)
             )
             existing = await cursor.fetchone()
             if existing:
@@ -52,7 +54,7 @@ class ImageRows(Database):
                 cursor = await self.writer.execute(
                     "INSERT INTO images (album, path, size, mtime, created_at, indexed_at, status, "
                     "error) VALUES (?, ?, ?, ?, ?, ?, 'error', ?)",
-                    (album, path, size, mtime, mtime, time.time(), reason),
+                    (album, stored, size, mtime, mtime, time.time(), reason),
                 )
                 image_id = int(cursor.lastrowid or 0)
             await self.writer.commit()
@@ -62,11 +64,11 @@ class ImageRows(Database):
         """A rename seen by the watcher: the row keeps its id, favourite and embedding."""
         async with self._write_lock:
             await self.writer.execute(
-                "DELETE FROM images WHERE album = ? AND path = ?", (album, new_path)
+                "DELETE FROM images WHERE album = ? AND path = ?", (album, to_sqlite(new_path))
             )
             cursor = await self.writer.execute(
                 "UPDATE images SET path = ? WHERE album = ? AND path = ? RETURNING id",
-                (new_path, album, old_path),
+                (to_sqlite(new_path), album, to_sqlite(old_path)),
             )
             row = await cursor.fetchone()
             await self.writer.commit()
@@ -83,7 +85,7 @@ class ImageRows(Database):
                 cursor = await self.writer.execute(
                     "UPDATE images SET status = 'missing', missing_since = ? "
                     "WHERE album = ? AND path = ? AND status != 'missing' RETURNING id",
-                    (now, album, path),
+                    (now, album, to_sqlite(path)),
                 )
                 ids.extend(int(row[0]) for row in await cursor.fetchall())
             await self.writer.commit()
@@ -130,7 +132,7 @@ class ImageRows(Database):
         else:
             rows = []
             for start in range(0, len(paths), 500):
-                chunk = list(paths[start : start + 500])
+                chunk = [to_sqlite(path) for path in paths[start : start + 500]]
                 rows += await self.fetch_all(
                     f"SELECT id, path, board FROM images WHERE {where} "
                     f"AND path IN ({','.join('?' * len(chunk))})",

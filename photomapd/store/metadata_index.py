@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from photomapd.file_paths import to_sqlite
 from photomapd.metadata import GENERATOR_NAMES, PARSER_VERSION
 from photomapd.metadata.json_reader import default_metadata_reader
 from photomapd.store.metadata_prompt import prompt_condition
@@ -228,7 +229,7 @@ class MetadataIndex:
             except OSError:
                 continue  # vanished since the scan; the watcher reports it
             summary, raw, version = self.read_metadata(path)
-            rows.append((album, str(path), stat.st_size, stat.st_mtime, stat.st_mtime,
+            rows.append((album, to_sqlite(str(path)), stat.st_size, stat.st_mtime, stat.st_mtime,
                          summary, raw, version))  # fmt: skip
         return rows
 
