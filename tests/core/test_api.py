@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.helpers import png_bytes, wait_for
+from tests.helpers import png_bytes, raw_http, wait_for
 
 
 async def test_foreign_host_header_is_refused(tmp_path: Path, make_config, start_daemon):
@@ -385,3 +385,60 @@ async def test_a_second_daemon_on_the_same_data_folder_is_refused(
     again = Daemon(make_config(data_dir=data))
     await again.start()  # the lock went with the first daemon
     await again.stop()
+
+
+def _port(running) -> int:
+    return int(running.url.rsplit(":", 1)[1])
+
+
+def _raw_request(method: str, headers: dict[str, str]) -> bytes:
+    body = b'{"name": "Renamed"}' if method != "GET" else b""
+    # A rename is a write that starts no background work (a reindex would outlive the test).
+    path = "/api/status" if method == "GET" else "/api/albums/album0"
+    lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    lines += ["Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def test_host_names_are_case_insensitive_and_userinfo_is_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = _port(running)
+    for host in (f"LOCALHOST:{port}", f"LocalHost:{port}", "LOCALHOST"):
+        status, body = await raw_http(port, _raw_request("GET", {"Host": host}))
+        assert status == 200, (host, body)
+    # A same-origin write from a page opened as http://LOCALHOST:port/ (browsers lower-case the
+    # Origin, not necessarily the Host).
+    headers = {"Host": f"LOCALHOST:{port}", "Origin": f"http://localhost:{port}"}
+    status, body = await raw_http(port, _raw_request("PATCH", headers))
+    assert status == 200, body
+    for host in (f"127.0.0.1:{port}@evil.example", f"localhost@evil.example:{port}", "a b"):
+        status, body = await raw_http(port, _raw_request("GET", {"Host": host}))
+        assert status == 403, (host, body)
+        assert body["error"]["code"] == "forbidden_host"
+        assert "open the UI at http://127.0.0.1" in body["error"]["message"]
+
+
+async def test_a_write_with_a_foreign_referer_and_no_origin_is_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = _port(running)
+    host = f"127.0.0.1:{port}"
+    for referer in (
+        "http://evil.example/attack.html?x=1",
+        f"http://evil.example:{port}/",
+        f"http://127.0.0.1:{port}@evil.example/",
+        "null",
+    ):
+        headers = {"Host": host, "Referer": referer}
+        status, body = await raw_http(port, _raw_request("PATCH", headers))
+        assert status == 403, (referer, body)
+        assert body["error"]["code"] == "cross_origin_write"
+        assert "use the photomapd page itself" in body["error"]["message"]
+        assert "attack.html" not in body["error"]["message"]
+    # The daemon's own page as the Referer, and no Referer at all (curl, the CLI), still write.
+    for headers in ({"Host": host, "Referer": f"http://{host}/albums"}, {"Host": host}):
+        status, body = await raw_http(port, _raw_request("PATCH", headers))
+        assert status == 200 and body["name"] == "Renamed", (headers, body)
