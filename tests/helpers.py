@@ -110,3 +110,37 @@ class EventStream:
             return next((data for data in self.of_kind(kind) if predicate(data)), None)
 
         return await wait_for(found, timeout, message=f"event {kind}")
+
+
+async def raw_http(port: int, request: bytes, timeout: float = 20.0) -> tuple[int, Any]:
+    """Send bytes as they are to 127.0.0.1:port and return (status, JSON body or raw bytes).
+
+    For requests a client library would refuse or repair: odd Host headers, truncated bodies.
+    The request should say "Connection: close" so the answer ends with the connection.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=timeout)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if b"chunked" in head.lower():
+        body = _unchunk(body)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, body = out + body[:size], body[size + 2 :]
+    return out

@@ -55,6 +55,8 @@ def float_value(
 
 # SQLite's INTEGER is signed 64-bit: no row id is larger, and a larger one overflows the driver.
 MAX_ROW_ID = 2**63 - 1
+# Room for leading zeros; int() refuses strings over 4300 digits, so never hand it one that long.
+MAX_ID_DIGITS = 40
 
 
 def is_image_id(value: object) -> bool:
@@ -67,10 +69,30 @@ def image_id_param(request: web.Request) -> int:
     # isdigit() alone accepts "²" and other Unicode digits that int() refuses.
     if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("invalid_image_id", f"image id must be a positive integer, got {raw!r}")
-    image_id = int(raw)
-    if image_id > MAX_ROW_ID:
-        raise NotFound("image_not_found", f"no image with id {raw}")
-    return image_id
+    # Thousands of digits would make int() itself refuse; no such id exists either way.
+    if len(raw) > MAX_ID_DIGITS or int(raw) > MAX_ROW_ID:
+        raise NotFound("image_not_found", f"no image with id {raw[:MAX_ID_DIGITS]}")
+    return int(raw)
+
+
+def _is_image_id_text(text: str) -> bool:
+    # Digits only (int() also takes "-5", "1_000" and "²"), and no larger than SQLite's INTEGER.
+    return (
+        text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS and int(text) <= MAX_ROW_ID
+    )
+
+
+def image_ids_param(request: web.Request, name: str) -> list[int]:
+    """Comma-separated image ids in the query; BadRequest for anything that cannot be one."""
+    raw = request.query.get(name, "")
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if not all(_is_image_id_text(part) for part in parts):
+        raise BadRequest(
+            "invalid_parameter",
+            f"{name} must be comma-separated image ids (whole numbers from 0 to {MAX_ROW_ID}), "
+            f"got {raw[:100]!r}",
+        )
+    return [int(part) for part in parts]
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

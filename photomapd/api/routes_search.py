@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image, UnidentifiedImageError
 
 from photomapd.api import keys
@@ -18,7 +19,13 @@ from photomapd.api.filters import (
     metadata_index,
 )
 from photomapd.api.hits import hits_json, unscored_json
-from photomapd.api.params import float_param, float_value, int_param, int_value
+from photomapd.api.params import (
+    float_param,
+    float_value,
+    image_ids_param,
+    int_param,
+    int_value,
+)
 from photomapd.search.searcher import SearchQuery
 
 if TYPE_CHECKING:
@@ -123,6 +130,34 @@ def _decode_upload(data: bytes) -> Image.Image:
     return image
 
 
+async def _read_multipart(request: web.Request) -> tuple[dict[str, str], Image.Image | None]:
+    """The text fields and the decoded `image` of a multipart form.
+
+    A body cut short (no closing boundary, a part header cut in two, the client gone mid-upload)
+    is the client's fault: aiohttp reports it as ValueError or a header parse error.
+    """
+    fields: dict[str, str] = {}
+    image: Image.Image | None = None
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                raise BadRequest("invalid_parameter", "nested multipart bodies are not supported")
+            if part.name == "image":
+                image = _decode_upload(await _read_upload(part))
+            elif part.name:
+                fields[part.name] = (await part.text())[:10_000]
+    except (ValueError, HttpProcessingError, ConnectionResetError) as error:
+        # Short: aiohttp's reasons can quote kilobytes of the body back.
+        reason = (getattr(error, "message", "") or str(error) or type(error).__name__)[:120]
+        raise BadRequest(
+            "invalid_multipart",
+            f"the multipart/form-data body is incomplete or malformed ({reason}); "
+            "send the whole form again (e.g. curl -F image=@photo.png -F q=cat)",
+        ) from error
+    return fields, image
+
+
 async def post_search(request: web.Request) -> web.Response:
     """Search by an uploaded image (multipart field `image`), text (`q`), or both combined.
 
@@ -134,14 +169,7 @@ async def post_search(request: web.Request) -> web.Response:
     if request.content_type == "application/x-www-form-urlencoded":  # text fields only
         fields = {name: str(value)[:10_000] for name, value in (await request.post()).items()}
     elif request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):
-                raise BadRequest("invalid_parameter", "nested multipart bodies are not supported")
-            if part.name == "image":
-                image = _decode_upload(await _read_upload(part))
-            elif part.name:
-                fields[part.name] = (await part.text())[:10_000]
+        fields, image = await _read_multipart(request)
     else:
         raise BadRequest(
             "invalid_content_type",
@@ -172,13 +200,7 @@ async def get_search_matching(request: web.Request) -> web.Response:
     "N new images" count leaves out images the filters would drop. ids: comma-separated,
     at most 1000; the filters are those of GET /api/search (q itself is not judged).
     """
-    raw = request.query.get("ids", "")
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError as error:
-        raise BadRequest(
-            "invalid_parameter", f"ids must be comma-separated image ids, got {raw[:100]!r}"
-        ) from error
+    ids = image_ids_param(request, "ids")
     if len(ids) > MAX_MATCH_IDS:
         raise BadRequest(
             "invalid_parameter", f"ids holds {len(ids)} ids; ask about {MAX_MATCH_IDS} at most"

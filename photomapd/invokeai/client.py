@@ -30,6 +30,7 @@ from photomapd.invokeai.errors import (
     UpstreamError,
 )
 from photomapd.invokeai.models import ServerStatus
+from photomapd.invokeai.redaction import Redactor
 from photomapd.invokeai.transport import MAX_BODY_BYTES, Reply, error_for, require_json
 from photomapd.invokeai.urls import normalize_base_url
 
@@ -112,6 +113,7 @@ class InvokeAIClient:
     ) -> Reply:
         """One request with an explicit token (or none); network failures -> UnreachableError."""
         session = self._ensure_session()
+        redact = Redactor((self._password, token, self._token.token))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if json_body is not None:
@@ -123,16 +125,17 @@ class InvokeAIClient:
         try:
             async with session.request(method, self.base_url + path, **kwargs) as response:
                 body = await _read_body(response)
-                return Reply(response.status, response.headers, body)
+                return Reply(response.status, response.headers, body, redact)
         except TimeoutError as exc:
             raise UnreachableError(
                 f"{MSG_UNREACHABLE}: {self.base_url} did not answer {method} {path} in "
                 f"{kwargs['timeout'].total:g} s.",
             ) from exc
         except aiohttp.ClientError as exc:
+            # aiohttp's text may quote what the server sent (a malformed header line).
             raise UnreachableError(
-                f"{MSG_UNREACHABLE}: {exc}. Check that InvokeAI is running at {self.base_url} "
-                "and that the port is right."
+                f"{MSG_UNREACHABLE}: {redact(str(exc))}. Check that InvokeAI is running at "
+                f"{self.base_url} and that the port is right."
             ) from exc
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Reply:
@@ -178,7 +181,7 @@ class InvokeAIClient:
                 "%s is not InvokeAI: /api/v1/app/version gave HTTP %s %s",
                 self.base_url,
                 reply.status,
-                reply.headers.get("Content-Type"),
+                reply.header("Content-Type", "without a content type"),
             )
             raise NotInvokeAIError(MSG_NOT_INVOKEAI, status=reply.status)
         self.last_version = version.strip()

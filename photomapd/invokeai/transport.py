@@ -1,4 +1,8 @@
-"""One HTTP exchange with InvokeAI, read fully, plus turning its error answers into our errors."""
+"""One HTTP exchange with InvokeAI, read fully, plus turning its error answers into our errors.
+
+Every piece of InvokeAI's text that goes into a message passes the reply's Redactor first, so a
+server that echoes the password or the token back never makes us show or log it.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from photomapd.invokeai.errors import (
     RejectedError,
     UpstreamError,
 )
+from photomapd.invokeai.redaction import Redactor
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -34,6 +39,8 @@ class Reply:
     status: int
     headers: CIMultiDictProxy[str] | CIMultiDict[str] = field(default_factory=CIMultiDict)
     body: bytes = b""
+    # Knows the password and tokens the request could have revealed; the client sets it.
+    redact: Redactor = field(default_factory=Redactor)
 
     @property
     def is_json(self) -> bool:
@@ -52,7 +59,14 @@ class Reply:
             return None
 
     def detail(self) -> str:
-        """FastAPI's error `detail`, flattened to one line."""
+        """FastAPI's error `detail`, flattened to one line, with any echoed secret masked."""
+        return self.redact(self._raw_detail())
+
+    def header(self, name: str, default: str) -> str:
+        """A header's value for a message, with any echoed secret masked."""
+        return self.redact(self.headers.get(name, default))
+
+    def _raw_detail(self) -> str:
         data = self.json()
         detail = data.get("detail") if isinstance(data, dict) else None
         if isinstance(detail, str):
@@ -61,7 +75,8 @@ class Reply:
             return "; ".join(_validation_item(item) for item in detail)
         if self._is_html():
             return f"HTTP {self.status} with a web page instead of InvokeAI's JSON"
-        text = self.body[:200].decode("utf-8", "replace").strip()
+        # Masked before it is cut: a cut through the password would no longer match it.
+        text = self.redact(self.body[:65_536].decode("utf-8", "replace")).strip()[:200]
         return text or f"HTTP {self.status}"
 
     def _is_html(self) -> bool:
@@ -123,7 +138,7 @@ def require_json(reply: Reply, *, what: str) -> Any:
     if data is None:
         raise UpstreamError(
             f"InvokeAI did not answer {what} with JSON (HTTP {reply.status}, "
-            f"{reply.headers.get('Content-Type', 'no content type')}). Is the URL the InvokeAI "
+            f"{reply.header('Content-Type', 'no content type')}). Is the URL the InvokeAI "
             "server itself and is it recent enough?",
             status=reply.status,
         )

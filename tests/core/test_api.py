@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.helpers import png_bytes, wait_for
+from tests.helpers import png_bytes, raw_http, wait_for
 
 
 async def test_foreign_host_header_is_refused(tmp_path: Path, make_config, start_daemon):
@@ -385,3 +385,113 @@ async def test_a_second_daemon_on_the_same_data_folder_is_refused(
     again = Daemon(make_config(data_dir=data))
     await again.start()  # the lock went with the first daemon
     await again.stop()
+
+
+def _port(running) -> int:
+    return int(running.url.rsplit(":", 1)[1])
+
+
+def _raw_request(method: str, headers: dict[str, str]) -> bytes:
+    body = b'{"name": "Renamed"}' if method != "GET" else b""
+    # A rename is a write that starts no background work (a reindex would outlive the test).
+    path = "/api/status" if method == "GET" else "/api/albums/album0"
+    lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    lines += ["Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def test_host_names_are_case_insensitive_and_userinfo_is_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = _port(running)
+    for host in (f"LOCALHOST:{port}", f"LocalHost:{port}", "LOCALHOST"):
+        status, body = await raw_http(port, _raw_request("GET", {"Host": host}))
+        assert status == 200, (host, body)
+    # A same-origin write from a page opened as http://LOCALHOST:port/ (browsers lower-case the
+    # Origin, not necessarily the Host).
+    headers = {"Host": f"LOCALHOST:{port}", "Origin": f"http://localhost:{port}"}
+    status, body = await raw_http(port, _raw_request("PATCH", headers))
+    assert status == 200, body
+    for host in (f"127.0.0.1:{port}@evil.example", f"localhost@evil.example:{port}", "a b"):
+        status, body = await raw_http(port, _raw_request("GET", {"Host": host}))
+        assert status == 403, (host, body)
+        assert body["error"]["code"] == "forbidden_host"
+        assert "open the UI at http://127.0.0.1" in body["error"]["message"]
+
+
+async def test_a_write_with_a_foreign_referer_and_no_origin_is_refused(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = _port(running)
+    host = f"127.0.0.1:{port}"
+    for referer in (
+        "http://evil.example/attack.html?x=1",
+        f"http://evil.example:{port}/",
+        f"http://127.0.0.1:{port}@evil.example/",
+        "null",
+    ):
+        headers = {"Host": host, "Referer": referer}
+        status, body = await raw_http(port, _raw_request("PATCH", headers))
+        assert status == 403, (referer, body)
+        assert body["error"]["code"] == "cross_origin_write"
+        assert "use the photomapd page itself" in body["error"]["message"]
+        assert "attack.html" not in body["error"]["message"]
+    # The daemon's own page as the Referer, and no Referer at all (curl, the CLI), still write.
+    for headers in ({"Host": host, "Referer": f"http://{host}/albums"}, {"Host": host}):
+        status, body = await raw_http(port, _raw_request("PATCH", headers))
+        assert status == 200 and body["name"] == "Renamed", (headers, body)
+
+
+async def test_search_matching_refuses_ids_that_cannot_be_images(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    for ids in ("99999999999999999999999", "1,9223372036854775808", "-5", "1_000", "²", "9" * 5000):
+        status, body = await running.get("/api/search/matching", params={"ids": ids})
+        assert status == 400, (ids[:30], body)
+        assert body["error"]["code"] == "invalid_parameter"
+        assert "comma-separated image ids" in body["error"]["message"]
+    status, body = await running.get(
+        "/api/search/matching", params={"ids": " 1, 9223372036854775807 ,"}
+    )
+    assert status == 200 and body == {"ids": []}
+    # Thousands of digits in a path id: int() itself refuses those, so check before asking it.
+    status, body = await running.get("/api/images/" + "9" * 5000)
+    assert status == 404 and body["error"]["code"] == "image_not_found"
+
+
+def _multipart_request(port: int, body: bytes, boundary: str = "cut") -> bytes:
+    return (
+        "POST /api/search HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+async def test_a_truncated_multipart_search_is_a_bad_request(
+    tmp_path: Path, make_config, start_daemon
+):
+    running = await start_daemon(make_config(tmp_path / "images"))
+    port = _port(running)
+    field = b'--cut\r\nContent-Disposition: form-data; name="q"\r\n\r\ncat'
+    for body in (
+        field,  # cut before the closing boundary
+        b"--cut\r\nContent-Disposi",  # cut inside a part's headers
+        b"--cut",  # nothing after the first boundary
+        b"",  # no body at all
+        b"q=cat",  # not multipart at all
+        b'--cut\r\nContent-Disposition: form-data; name="q'
+        + b"x" * 20_000
+        + b'"\r\n\r\nc\r\n--cut--',
+    ):
+        status, answer = await raw_http(port, _multipart_request(port, body))
+        assert status == 400, (body[:40], answer)
+        assert answer["error"]["code"] == "invalid_multipart"
+        assert "send the whole form again" in answer["error"]["message"]
+        assert len(answer["error"]["message"]) < 400
+    # The same field with its closing boundary is a search (the tiny model is loaded).
+    status, answer = await raw_http(port, _multipart_request(port, field + b"\r\n--cut--\r\n"))
+    assert status == 200 and answer["results"] == [], answer

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from PIL import Image, PngImagePlugin
@@ -233,6 +234,14 @@ class FakeInvokeAI:
         # Dummy operations added to /openapi.json: the real 6.14 document is 1.7 MB, which
         # arrives in many chunks (a client reading one chunk only gets invalid JSON).
         self.openapi_padding = 0
+        # A server (or a debugging proxy in front of it) that repeats the request in its error
+        # answers: the body as sent (the login body holds the password), the same fields
+        # URL-encoded, and the Authorization header. "json": in FastAPI's validation `detail`
+        # list; "text": a text/plain page, laid out so that its first 200 characters end
+        # inside the password.
+        self.echo_requests: str | None = None
+        # path -> status: answer these with an error (echoed like any other, when echoing).
+        self.failing_paths: dict[str, int] = {}
         self.routes = self._routes()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -316,6 +325,25 @@ class FakeInvokeAI:
     # -- dispatch: routing, SPA fallback, auth gate, sliding token -------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        response = await self._answer(request)
+        if self.echo_requests and response.status >= 400:
+            return await self._echo(request, response)
+        return response
+
+    async def _echo(self, request: web.Request, response: web.StreamResponse) -> web.Response:
+        sent = (await request.read()).decode("utf-8", "replace")
+        fields = _parse_json(sent) or {}
+        encoded = urlencode({k: v for k, v in fields.items() if isinstance(v, str)})
+        auth = request.headers.get("Authorization", "(none)")
+        echo = f"request body: {sent} form: {encoded} Authorization: {auth}"
+        if self.echo_requests == "json":
+            item = {"loc": ["body"], "msg": f"HTTP {response.status}; {echo}", "input": fields}
+            return detail(response.status, [item])
+        found = re.search(r'"password":\s*"', sent)
+        lead = "x" * (200 - len("request body: ") - found.end() - 3) if found else ""
+        return web.Response(status=response.status, text=f"{lead}{echo}", content_type="text/plain")
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await _read_json(request) if request.content_type == "application/json" else None
         self.requests.append(
             {
@@ -326,6 +354,8 @@ class FakeInvokeAI:
                 "json": body,
             }
         )
+        if request.path in self.failing_paths:
+            return detail(self.failing_paths[request.path], "Internal Server Error")
         path_matches = [
             (route, match)
             for route in self.routes

@@ -4,10 +4,12 @@ InvokeAI, both on real sockets."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import stat
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 from keyring.backends import fail
@@ -15,7 +17,7 @@ from keyring.backends import fail
 from photomapd.api.keys import BRIDGE
 from photomapd.invokeai.credentials import CredentialStore
 from tests.conftest import SHARED
-from tests.helpers import wait_for
+from tests.helpers import EventStream, wait_for
 from tests.invokeai.payloads import read_metadata, simple_recall_payload
 
 CORPUS = SHARED / "corpus"
@@ -194,3 +196,74 @@ async def test_old_invokeai_says_which_version_is_needed(running, fake_factory) 
     assert status == 200, result
     stored = fake.images[result["uploaded"][0]["image_name"]]
     assert stored.metadata["seed"] == 4294967295  # InvokeAI's own Recall will work on it
+
+
+# Characters that each spelling writes differently (JSON escapes the quote, backslash and ö;
+# URL encoding nearly everything), starting with two that a JWT never holds.
+ODD_PASSWORD = '~!Zq9 "pa/ss\\wörd&=+'
+
+
+def _spellings(secret: str) -> list[str]:
+    """How a leak could read: as typed, JSON-escaped both ways, URL-encoded both ways."""
+    return [
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    ]
+
+
+async def test_invokeai_text_never_echoes_the_password_or_token(
+    running, fake_factory, caplog
+) -> None:
+    # A server that repeats each failing request in its answer (login body, Authorization
+    # header): what it says still reaches the user, but never the password or the token.
+    caplog.set_level(logging.DEBUG)
+    fake = await fake_factory("6.14.2", multiuser=True)
+    fake.add_user(EMAIL, "the-real-password")
+    answers: list[str] = []
+
+    async def call(method: str, path: str, **kwargs) -> dict:
+        async with running.session.request(method, running.url + path, **kwargs) as response:
+            text = await response.text()
+        answers.append(text)
+        return json.loads(text)
+
+    async with EventStream(running.session, running.url + "/api/events") as events:
+        # A wrong password: InvokeAI answers the login 401, and repeats the login body.
+        for echo in ("json", "text"):
+            fake.echo_requests = echo
+            settings = {"url": fake.url, "username": EMAIL, "password": ODD_PASSWORD}
+            body = await call("PUT", "/api/invokeai/settings", json=settings)
+            assert body["status"]["authenticated"] is False
+            # The echo is shown (the text one cut at 200 characters), masked.
+            masked = '"password": "[re'
+            assert masked in body["status"]["detail"], body
+            body = await call("GET", "/api/invokeai/status")
+            assert masked in body["detail"]
+            body = await call("GET", "/api/invokeai/boards")
+            assert body["error"]["code"] == "invokeai_auth_failed"
+            assert masked in body["error"]["message"]
+        # An e-mail InvokeAI refuses (422): its validation message repeats the body too.
+        fake.echo_requests = "json"
+        body = await call("PUT", "/api/invokeai/settings", json={"username": "not-an-email"})
+        assert "invalid" in body["status"]["detail"] or "[redacted]" in body["status"]["detail"]
+        # The right password: the login works, then a failing request repeats the token.
+        fake.users[EMAIL].password = ODD_PASSWORD
+        fake.failing_paths["/api/v1/boards/"] = 500
+        await call("PUT", "/api/invokeai/settings", json={"username": EMAIL})
+        for echo in ("json", "text"):
+            fake.echo_requests = echo
+            body = await call("GET", "/api/invokeai/boards")
+            assert body["error"]["code"] == "invokeai_upstream", body
+            assert "Authorization: Bearer [redacted]" in body["error"]["message"], body
+    tokens = {r["auth"][7:] for r in fake.requests if r["auth"]}
+    assert tokens, "the daemon logged in and sent a token"
+    shown = [*answers, json.dumps(events.events)]
+    shown += [caplog.text]  # every log line, with tracebacks
+    for secret in [ODD_PASSWORD, *tokens]:
+        for spelling in _spellings(secret):
+            assert not [text for text in shown if spelling in text], spelling
+    # The text answer put the password across the 200th character: no piece of it shows either.
+    assert not [text for text in shown if ODD_PASSWORD[:3] in text]
