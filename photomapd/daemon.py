@@ -262,10 +262,11 @@ class Daemon:
             "indexing": {**self.pipeline.progress(), "embeddings_owed": owed},
             "model": self.model_status(),
             "vectors": {"count": len(self.vectors), "rebuilt": self.vectors.rebuilt_reason},
-            "watcher": {
-                "mode": self.watcher.mode if self.watcher else "off",
-                "fallback_reason": self.watcher.fallback_reason if self.watcher else None,
-            },
+            "watcher": (
+                self.watcher.status()
+                if self.watcher
+                else {"mode": "off", "fallback_reason": None, "albums": {}}
+            ),
             "clients": self.events.subscriber_count,
         }
 

@@ -338,6 +338,8 @@ class AlbumService:
             if missing
             else None,
             "last_reconcile": self.last_reconcile.get(album.key),
+            # native, polling (all of it), mixed (some folders polled: the watch limit ran out)
+            "watcher": self.watcher.album_watch(album.key),
         }
 
     async def _describe_boards(self, album: AlbumConfig) -> list[dict[str, Any]]:
