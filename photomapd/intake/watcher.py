@@ -15,8 +15,8 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from photomapd.intake import inotify_watches
-from photomapd.intake.changes import Change, ChangeKind, is_wanted
+from photomapd.intake import inotify_watches, links
+from photomapd.intake.changes import Change, ChangeKind, is_listed, is_wanted
 from photomapd.intake.scanner import walk_images
 from photomapd.intake.watch_audit import WatchAudit
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver, ObservedWatch
 
     from photomapd.config import AlbumConfig
+    from photomapd.intake.links import LinkGuard
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class _AlbumHandler(FileSystemEventHandler):
         on_new_folder: Callable[[Path], None] | None = None,
         polled_root: Path | None = None,
         on_gone: Callable[[], None] | None = None,
+        links: LinkGuard | None = None,
     ) -> None:
         self.album = album
         self.folder = folder
@@ -56,8 +58,28 @@ class _AlbumHandler(FileSystemEventHandler):
         self.on_new_folder = on_new_folder
         self.polled_root = polled_root
         self.on_gone = on_gone
+        self.links = links
+
+    def _refused_link(self, path: str) -> bool:
+        """A new symlink that may not be indexed (leads outside every album folder, loops,
+        dangles) is listed with the album's failures instead. One lstat for other paths."""
+        if self.links is None:
+            return False
+        if not os.path.islink(path):
+            self.links.clear(self.album.key, path)  # a link replaced by a file, say
+            return False
+        if not is_listed(Path(path), self.folder, self.album.exclude):
+            return True
+        target, problem = links.inspect_link(Path(path), self.links.rules(self.album))
+        if problem is None:
+            return False
+        if links.worth_listing(Path(path), target):
+            self.links.note(self.album.key, problem)
+        return True
 
     def _wanted(self, path: str, to_index: bool = True) -> bool:
+        if to_index and self._refused_link(path):
+            return False
         if not is_wanted(Path(path), self.folder, self.album.exclude):
             return False
         # Deletions always pass: a file indexed before `skip` knew it must still go away.
@@ -75,6 +97,8 @@ class _AlbumHandler(FileSystemEventHandler):
         self._file_event(event, ChangeKind.MODIFIED)
 
     def on_deleted(self, event: FileSystemEvent) -> None:
+        if self.links is not None:
+            self.links.clear(self.album.key, str(event.src_path))
         if event.is_directory and self.polled_root == Path(str(event.src_path)):
             if self.on_gone is not None:
                 self.on_gone()
@@ -129,8 +153,10 @@ class FolderWatcher:
         force_polling: bool = False,
         polling_interval: float = 1.0,
         native_observer: Callable[[], BaseObserver] = Observer,
+        links: LinkGuard | None = None,
     ) -> None:
         self.native_observer = native_observer
+        self.links = links
         self.loop = loop
         self.sink = sink
         self.force_polling = force_polling or os.environ.get("PHOTOMAPD_WATCH") == "polling"
@@ -228,7 +254,12 @@ class FolderWatcher:
         key = album.key
         if not self.force_polling:
             handler = _AlbumHandler(
-                album, folder, self._deliver, skip, lambda new: self._audit.check(key, folder, new)
+                album,
+                folder,
+                self._deliver,
+                skip,
+                lambda new: self._audit.check(key, folder, new),
+                links=self.links,
             )
             try:
                 with self._lock:
@@ -243,7 +274,7 @@ class FolderWatcher:
                 self._fell_back(
                     key, folder, f"native watching failed for {folder}: {error}", error.errno or 0
                 )
-        handler = _AlbumHandler(album, folder, self._deliver, skip)
+        handler = _AlbumHandler(album, folder, self._deliver, skip, links=self.links)
         with self._lock:
             observer = self._observer(polling=True)
             watch = observer.schedule(handler, str(folder), recursive=True)
@@ -270,6 +301,7 @@ class FolderWatcher:
                 skip,
                 polled_root=folder,
                 on_gone=lambda: self._audit.run(lambda: self._end_sub_folder(key, folder)),
+                links=self.links,
             )
             observer = self._observer(polling=True)
             watch = observer.schedule(handler, str(folder), recursive=True)
@@ -281,8 +313,9 @@ class FolderWatcher:
             + inotify_watches.why_not_watched(error_number),
             error_number,
         )
-        for path in walk_images(folder, []):
-            if handler._wanted(path):
+        rules = self.links.rules(album) if self.links is not None else None
+        for path in walk_images(folder, [], skip, rules):
+            if is_wanted(Path(path), root, album.exclude):
                 self._deliver(Change(ChangeKind.CREATED, key, Path(path)))
 
     def _end_sub_folder(self, key: str, folder: Path) -> None:

@@ -7,24 +7,16 @@ limit of the machine and of everyone else on it is untouched."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
-import tomli_w
 
+from tests.daemon_process import DaemonProcess
 from tests.helpers import png_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
 # The album folder and two folders made later fit; every later folder finds the limit used up.
 WATCH_LIMIT = 3
 # Only the namespace's own limit is written: fs.inotify.max_user_watches is the machine's.
@@ -52,29 +44,15 @@ def _namespace_problem() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
-
-
-def _wait(check: Any, timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(0.25)
+def _in_namespace_with_low_limit(command: str) -> list[str]:
+    return [
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        f"echo {WATCH_LIMIT} > {NAMESPACE_LIMIT} && {command}",
+    ]
 
 
 def _write_images(folder: Path, count: int, shade: int) -> None:
@@ -89,41 +67,10 @@ def test_folders_made_after_the_watch_limit_ran_out_are_polled(
     problem = _namespace_problem()
     if problem:
         pytest.skip(problem)
-    model_config, checkpoint = tiny_clip
     album = tmp_path / "album"
     album.mkdir()
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "config.toml").write_text(
-        tomli_w.dumps(
-            {
-                "model": {
-                    "name": str(model_config),
-                    "pretrained": str(checkpoint),
-                    "device": "cpu",
-                    "worker_process": False,
-                    "batch_size": 8,
-                },
-                "albums": [{"key": "a", "name": "A", "folders": [str(album)]}],
-            }
-        )
-    )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "daemon.log"
-    command = (
-        f"echo {WATCH_LIMIT} > {NAMESPACE_LIMIT} && exec {sys.executable} -m photomapd "
-        f"--data-dir {data} run --headless --port {port}"
-    )
-    with open(log_path, "w", encoding="utf-8") as log:
-        daemon = subprocess.Popen(
-            ["unshare", "--user", "--map-root-user", "sh", "-c", command],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    try:
-        _wait(lambda: _get(f"{url}/api/status"), 120, "the daemon to answer")
+    albums = [{"key": "a", "name": "A", "folders": [str(album)]}]
+    with DaemonProcess(tmp_path, tiny_clip, albums, _in_namespace_with_low_limit) as daemon:
         # 7 folders of 10 (as in the report: 19 of 70 indexed after 120 s), one with a folder
         # inside a folder; made after start, when only the first two still get a watch.
         for number in range(6):
@@ -131,10 +78,10 @@ def test_folders_made_after_the_watch_limit_ran_out_are_polled(
         _write_images(album / "folder6" / "inner" / "deeper", 10, 250)
 
         def album_count() -> int:
-            return int(_get(f"{url}/api/albums/a")["count"])
+            return int(daemon.get("/api/albums/a")["count"])
 
-        _wait(lambda: album_count() == 70, 90, "all 70 images indexed")
-        described = _get(f"{url}/api/albums/a")["watcher"]
+        daemon.wait(lambda: album_count() == 70, 90, "all 70 images indexed")
+        described = daemon.get("/api/albums/a")["watcher"]
         assert described["mode"] == "mixed", described
         assert "max_user_watches" in described["reason"], described
         assert f"{album}/folder6" in described["polled_folders"], described
@@ -142,20 +89,12 @@ def test_folders_made_after_the_watch_limit_ran_out_are_polled(
 
         # A file written into a polled folder later is seen by the poll itself.
         (album / "folder5" / "later.png").write_bytes(png_bytes((1, 2, 3)))
-        _wait(lambda: album_count() == 71, 30, "the later file in a polled folder")
+        daemon.wait(lambda: album_count() == 71, 30, "the later file in a polled folder")
 
-        status = _get(f"{url}/api/status")["watcher"]
+        status = daemon.get("/api/status")["watcher"]
         assert status["mode"] == "mixed"
         assert status["albums"]["a"]["mode"] == "mixed"
-        listed = _get(f"{url}/api/albums")["albums"][0]["watcher"]
-        assert listed["mode"] == "mixed"
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(60)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-    log_text = log_path.read_text(encoding="utf-8")
+        assert daemon.get("/api/albums")["albums"][0]["watcher"]["mode"] == "mixed"
+    log_text = daemon.log()
     assert "sudo sysctl fs.inotify.max_user_watches=" in log_text, log_text[-3000:]
     assert "/etc/sysctl.d/" in log_text
