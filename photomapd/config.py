@@ -53,6 +53,9 @@ class AlbumConfig:
     # InvokeAI board ids ("none" = Uncategorized): the album holds those boards' images, read
     # from InvokeAI's own database instead of walking `folders`.
     boards: list[str] = field(default_factory=list)
+    # Symlinks whose target is outside every album folder are indexed (and served) only when
+    # the album opts in: a link must not carry files from elsewhere on the disk into the gallery.
+    follow_symlinks: bool = False
 
     def to_toml(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -63,6 +66,8 @@ class AlbumConfig:
         }
         if self.boards:
             document["boards"] = list(self.boards)
+        if self.follow_symlinks:
+            document["follow_symlinks"] = True
         return document
 
     @classmethod
@@ -73,6 +78,7 @@ class AlbumConfig:
             folders=[Path(folder).expanduser() for folder in raw.get("folders", [])],
             exclude=[str(pattern) for pattern in raw.get("exclude", [])],
             boards=[str(board) for board in raw.get("boards", [])],
+            follow_symlinks=_flag(raw.get("follow_symlinks", False)),
         )
         validate_album_key(album.key, new=False)
         return album
@@ -318,6 +324,12 @@ def _album(number: int, raw: dict[str, Any]) -> AlbumConfig:
                 f"album {raw['key']!r} in config.toml: {name} must be a list like "
                 f'["..."]; fix it or delete that [[albums]] entry'
             )
+    if not isinstance(raw.get("follow_symlinks", False), bool):
+        raise ConfigError(
+            f"album {raw['key']!r} in config.toml: follow_symlinks = "
+            f"{raw['follow_symlinks']!r} is invalid; write follow_symlinks = true or false, or "
+            "delete the line (links leading outside every album folder are then not followed)"
+        )
     try:
         return AlbumConfig.from_toml(raw)
     except ConfigError as error:

@@ -19,6 +19,7 @@ from photomapd.components import Components
 from photomapd.events import EventBus
 from photomapd.indexing.pipeline import Pipeline
 from photomapd.instance_lock import DataFolderInUse, InstanceLock
+from photomapd.intake.links import LinkGuard
 from photomapd.intake.watcher import FolderWatcher
 from photomapd.invokeai.bridge import InvokeAIBridge
 from photomapd.invokeai.credentials import CredentialStore
@@ -67,6 +68,8 @@ class Daemon:
         )
         self.vectors = VectorSpace(config.data_dir, self.embedder.model_id)
         self.model_runner = ModelRunner(self.embedder, self.events, config.model.batch_size)
+        # Which symlinks each album may index and serve, and the link problems found.
+        self.links = LinkGuard(lambda: self.config.albums)
         self.pipeline = Pipeline(
             self.store,
             self.model_runner,
@@ -74,6 +77,7 @@ class Daemon:
             self.events,
             config.thumbnails_dir,
             read_metadata or default_metadata_reader(),
+            links=self.links,
         )
         if start_paused:
             self.pipeline.unpaused.clear()
@@ -133,10 +137,13 @@ class Daemon:
             self.config.model.pretrained,
         )
         self.watcher = FolderWatcher(
-            asyncio.get_running_loop(), self.pipeline.submit, force_polling=self.force_polling
+            asyncio.get_running_loop(),
+            self.pipeline.submit,
+            force_polling=self.force_polling,
+            links=self.links,
         )
         self.albums = AlbumService(
-            self.config, self.store, self.pipeline, self.watcher, self.events
+            self.config, self.store, self.pipeline, self.watcher, self.events, self.links
         )
         self.pipeline.start()
         self.components = Components(
@@ -268,10 +275,11 @@ class Daemon:
             "indexing": {**self.pipeline.progress(), "embeddings_owed": owed},
             "model": self.model_status(),
             "vectors": {"count": len(self.vectors), "rebuilt": self.vectors.rebuilt_reason},
-            "watcher": {
-                "mode": self.watcher.mode if self.watcher else "off",
-                "fallback_reason": self.watcher.fallback_reason if self.watcher else None,
-            },
+            "watcher": (
+                self.watcher.status()
+                if self.watcher
+                else {"mode": "off", "fallback_reason": None, "albums": {}}
+            ),
             "clients": self.events.subscriber_count,
         }
 

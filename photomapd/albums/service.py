@@ -19,6 +19,7 @@ from photomapd.config import (
 from photomapd.events import EventKind
 from photomapd.intake import scanner
 from photomapd.intake.changes import Change, ChangeKind
+from photomapd.intake.links import LinkGuard
 from photomapd.invokeai.local_db import LocalDatabaseError
 from photomapd.invokeai.local_index import LocalIndex
 from photomapd.store.metadata_index import MetadataIndex
@@ -55,8 +56,11 @@ class AlbumService:
         pipeline: Pipeline,
         watcher: FolderWatcher,
         events: EventBus,
+        links: LinkGuard | None = None,
     ) -> None:
         self.config = config
+        # Shared with the watcher and the pipeline: the link rules, and the problems found.
+        self.links = links or LinkGuard(lambda: self.config.albums)
         self.store = store
         self.pipeline = pipeline
         self.watcher = watcher
@@ -123,6 +127,7 @@ class AlbumService:
         key: str | None = None,
         exclude: list[str] | None = None,
         boards: list[str] | None = None,
+        follow_symlinks: bool = False,
     ) -> AlbumConfig:
         key = key or key_from_name(name)
         try:
@@ -144,7 +149,9 @@ class AlbumService:
             board_ids, paths = await self._checked_boards(boards)
         else:
             board_ids, paths = [], self._checked_folders(folders)
-        album = AlbumConfig(key, name or key, paths, list(exclude or []), board_ids)
+        album = AlbumConfig(
+            key, name or key, paths, list(exclude or []), board_ids, follow_symlinks
+        )
         self.config.albums.append(album)
         self.config.save()
         await self.start(album)
@@ -158,6 +165,7 @@ class AlbumService:
         folders: list[str] | None = None,
         exclude: list[str] | None = None,
         boards: list[str] | None = None,
+        follow_symlinks: bool | None = None,
     ) -> AlbumConfig:
         album = self.get(key)
         if (boards is not None or album.boards) and folders is not None:
@@ -172,7 +180,14 @@ class AlbumService:
             album.boards, album.folders = await self._checked_boards(boards)
         if name is not None:
             album.name = name
-        refolder = folders is not None or exclude is not None or boards is not None
+        refolder = (
+            folders is not None
+            or exclude is not None
+            or boards is not None
+            or (follow_symlinks is not None and follow_symlinks != album.follow_symlinks)
+        )
+        if follow_symlinks is not None:
+            album.follow_symlinks = follow_symlinks
         if folders is not None:
             album.folders = self._checked_folders(folders)
         if exclude is not None:
@@ -187,6 +202,7 @@ class AlbumService:
     async def delete(self, key: str) -> int:
         album = self.get(key)
         self.watcher.unwatch_album(key)
+        self.links.forget(key)
         self.config.albums.remove(album)
         self.config.save()
         ids = await self.store.delete_album(key)
@@ -244,7 +260,9 @@ class AlbumService:
                 skip = self.skip_for(album)
                 if skip is not None:  # one query per reconcile, not one per file
                     await asyncio.to_thread(self._require_local().snapshot, fresh=True)
-                result = await asyncio.to_thread(scanner.reconcile, album, known, skip)
+                rules = await asyncio.to_thread(self.links.rules, album)
+                result = await asyncio.to_thread(scanner.reconcile, album, known, skip, rules)
+                self.links.replace(key, result.problems)
             for path in result.new_or_changed:
                 self.pipeline.submit(Change(ChangeKind.CREATED, key, path, from_scan=True))
             new_files = [path for path in result.new_or_changed if str(path) not in known]
@@ -327,8 +345,10 @@ class AlbumService:
             "folders": folders,
             "exclude": album.exclude,
             "boards": await self._describe_boards(album),
+            "follow_symlinks": album.follow_symlinks,
             "count": counts.get("ok", 0),
-            "failed": counts.get("error", 0),
+            # Files that failed, and links or folders that could not be used (the failures list).
+            "failed": counts.get("error", 0) + self.links.count(album.key),
             "pending": counts.get("pending", 0),
             "state": state,
             "problem": (
@@ -338,7 +358,16 @@ class AlbumService:
             if missing
             else None,
             "last_reconcile": self.last_reconcile.get(album.key),
+            # native, polling (all of it), mixed (some folders polled: the watch limit ran out)
+            "watcher": self.watcher.album_watch(album.key),
         }
+
+    async def failures(self, key: str) -> list[dict[str, Any]]:
+        """Files that could not be indexed (with an image id), then links and folders that
+        could not be used (no id: nothing was indexed), each with the reason and what to do."""
+        self.get(key)
+        rows = [{**row, "kind": "file"} for row in await self.store.failures(key)]
+        return rows + [problem.to_json() for problem in self.links.listed(key)]
 
     async def _describe_boards(self, album: AlbumConfig) -> list[dict[str, Any]]:
         if not album.boards:

@@ -24,6 +24,13 @@ def _string_list(body: dict[str, Any], name: str) -> list[str] | None:
     return value
 
 
+def _flag(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise BadRequest("invalid_parameter", f"{name} must be true or false")
+
+
 async def list_albums(request: web.Request) -> web.Response:
     """List albums with counts, folder states and the last reconcile."""
     service = request.app[keys.ALBUMS]
@@ -31,10 +38,12 @@ async def list_albums(request: web.Request) -> web.Response:
 
 
 async def create_album(request: web.Request) -> web.Response:
-    """Create an album from {name, folders | boards, key?, exclude?}; indexing starts at once.
+    """Create an album from {name, folders | boards, key?, exclude?, follow_symlinks?};
+    indexing starts at once.
 
     With `boards` (InvokeAI board ids or names, "Uncategorized" for none) the album holds those
-    boards' images from InvokeAI's outputs folder."""
+    boards' images from InvokeAI's outputs folder. `follow_symlinks` (default false) indexes
+    symlinks that lead outside every album folder too."""
     body = await json_body(request)
     folders = _string_list(body, "folders") or []
     name = str(body.get("name") or "").strip()
@@ -49,6 +58,7 @@ async def create_album(request: web.Request) -> web.Response:
         body.get("key"),
         _string_list(body, "exclude"),
         _string_list(body, "boards"),
+        bool(_flag(body, "follow_symlinks")),
     )
     return web.json_response(await service.describe(album), status=201)
 
@@ -61,7 +71,7 @@ async def get_album(request: web.Request) -> web.Response:
 
 
 async def patch_album(request: web.Request) -> web.Response:
-    """Change an album's name, folders, boards or exclude globs."""
+    """Change an album's name, folders, boards, exclude globs or follow_symlinks."""
     body = await json_body(request)
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -73,6 +83,7 @@ async def patch_album(request: web.Request) -> web.Response:
         _string_list(body, "folders"),
         _string_list(body, "exclude"),
         _string_list(body, "boards"),
+        _flag(body, "follow_symlinks"),
     )
     return web.json_response(await service.describe(album))
 
@@ -99,11 +110,13 @@ async def reindex_all(request: web.Request) -> web.Response:
 
 
 async def album_failures(request: web.Request) -> web.Response:
-    """Files of the album that could not be indexed, with the reason and what to do."""
+    """Files of the album that could not be indexed, and links (leading outside every album
+    folder, loops, dangling) and folders (unreadable) that could not be used, with the reason
+    and what to do. `kind` says which; only files have an image `id`."""
     key = request.match_info["key"]
     if request.app[keys.CONFIG].album(key) is None:
         raise NotFound("album_not_found", f"no album with key {key!r}")
-    items = await request.app[keys.STORE].failures(key)
+    items = await request.app[keys.ALBUMS].failures(key)
     return web.json_response({"items": [{**item, "path": shown(item["path"])} for item in items]})
 
 

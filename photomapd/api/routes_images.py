@@ -12,6 +12,7 @@ from aiohttp import web
 from photomapd import imaging
 from photomapd.api import keys
 from photomapd.api.errors import NotFound
+from photomapd.api.files import servable_file
 from photomapd.api.filters import allowed_ids
 from photomapd.api.hits import hits_json
 from photomapd.api.params import image_id_param, int_param
@@ -48,7 +49,7 @@ def _cached_file(request: web.Request, path: Path, etag: str) -> web.StreamRespo
 async def get_file(request: web.Request) -> web.StreamResponse:
     """The original file, by id."""
     row = await _row(request)
-    path = Path(row["path"])
+    path = await servable_file(request, row)
     if not path.is_file():
         raise NotFound("file_missing", f"{path} is no longer on disk (moved, deleted or unmounted)")
     etag = row["content_hash"] or f"{row['size']}-{row['mtime']}"
@@ -79,7 +80,7 @@ async def get_thumbnail(request: web.Request) -> web.StreamResponse:
 
 
 async def _make_thumbnail(request: web.Request, row: dict[str, Any]) -> Path:
-    source = Path(row["path"])
+    source = await servable_file(request, row)
     target = request.app[keys.CONFIG].thumbnails_dir / "by-id" / f"{row['id']}.webp"
 
     def make() -> Path:

@@ -10,15 +10,19 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from photomapd.api import keys
 from photomapd.api.errors import BadRequest, Forbidden, NotFound
+from photomapd.api.files import link_guard, servable_file
 from photomapd.api.params import image_id_param, is_image_id, json_body
 from photomapd.file_paths import shown
 from photomapd.image_json import image_json
+
+if TYPE_CHECKING:
+    from photomapd.intake.links import LinkGuard
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ async def fs_list(request: web.Request) -> web.Response:
     return web.json_response({"path": str(path), "parent": parent, "dirs": dirs})
 
 
-def _archive_names(rows: list[dict[str, Any]]) -> list[tuple[Path, str]]:
+def _archive_names(rows: list[dict[str, Any]]) -> list[tuple[Path, str, str]]:
     """(source, name in zip) pairs; equal file names from different folders get the id prefixed."""
     seen: set[str] = set()
     pairs = []
@@ -71,16 +75,22 @@ def _archive_names(rows: list[dict[str, Any]]) -> list[tuple[Path, str]]:
         if name in seen:
             name = f"{row['id']}-{name}"
         seen.add(name)
-        pairs.append((source, name))
+        pairs.append((source, name, row["album"]))
     return pairs
 
 
-def _write_zip(pairs: list[tuple[Path, str]], handle: IO[bytes]) -> list[str]:
+def _write_zip(
+    pairs: list[tuple[Path, str, str]], handle: IO[bytes], links: LinkGuard
+) -> list[str]:
     skipped = []
     total = 0
     # Stored, not deflated: PNG/JPEG/WebP are already compressed and deflating costs CPU for ~0%.
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for source, name in pairs:
+        for source, name, album in pairs:
+            refused = links.refusal(album, source)
+            if refused is not None:
+                skipped.append(f"{source} ({refused.reason})")
+                continue
             try:
                 size = source.stat().st_size
                 if total + size > MAX_ZIP_BYTES:
@@ -111,7 +121,9 @@ async def images_zip(request: web.Request) -> web.StreamResponse:
     if not rows:
         raise NotFound("image_not_found", "none of the selected images exist any more")
     with tempfile.TemporaryFile() as handle:
-        skipped = await asyncio.to_thread(_write_zip, _archive_names(rows), handle)
+        skipped = await asyncio.to_thread(
+            _write_zip, _archive_names(rows), handle, link_guard(request)
+        )
         if skipped:
             log.info("zip download skipped %d file(s), first: %s", len(skipped), skipped[0])
         size = os.fstat(handle.fileno()).st_size
@@ -209,9 +221,8 @@ async def image_exif(request: web.Request) -> web.Response:
     row = await request.app[keys.STORE].get_image(image_id)
     if row is None or row["status"] == "missing":
         raise NotFound("image_not_found", f"no image with id {image_id}")
-    return web.json_response(
-        {"id": image_id, "exif": await asyncio.to_thread(_read_exif, Path(row["path"]))}
-    )
+    path = await servable_file(request, row)
+    return web.json_response({"id": image_id, "exif": await asyncio.to_thread(_read_exif, path)})
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -31,6 +31,7 @@ from photomapd.indexing.file_stability import (
 from photomapd.indexing.index_writer import IndexWriter
 from photomapd.indexing.preparation import prepare_file
 from photomapd.intake.changes import Change, ChangeKind
+from photomapd.intake.links import LinkRefused
 from photomapd.model.lifecycle import ModelState
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
     from photomapd.events import EventBus, ModelStateEvent, ProgressEvent
     from photomapd.indexing.preparation import PreparedImage
+    from photomapd.intake.links import LinkGuard
     from photomapd.metadata.json_reader import MetadataReader
     from photomapd.model.runner import ModelRunner
     from photomapd.search.vector_space import VectorSpace
@@ -77,8 +79,10 @@ class Pipeline:
         thumbnails_dir: Path,
         read_metadata: MetadataReader,
         io_workers: int | None = None,
+        links: LinkGuard | None = None,
     ) -> None:
         self.store = store
+        self.links = links  # a file that became a link leading out is refused at decode time
         self.model_runner = model_runner
         self.embedder = model_runner.embedder
         self.vectors = vectors
@@ -234,16 +238,10 @@ class Pipeline:
             self.in_flight += 1
             try:
                 await self.unpaused.wait()
-                prepared = await loop.run_in_executor(
-                    self.io_pool,
-                    prepare_file,
-                    pending.album,
-                    pending.path,
-                    self.thumbnails_dir,
-                    self.read_metadata,
-                    self.embedder.preprocess,
-                )
+                prepared = await loop.run_in_executor(self.io_pool, self._prepare, pending)
                 await self.prepared.put(prepared)
+            except LinkRefused as refused:
+                await self._link_refused(pending, refused)
             except (imaging.ImageError, OSError) as error:
                 await self._decode_failed(pending, error)
             except Exception as error:  # a bug in one file's handling must not stop the worker
@@ -251,6 +249,28 @@ class Pipeline:
                 await self._decode_failed(pending, error)
             finally:
                 self.in_flight -= 1
+
+    def _prepare(self, pending: PendingFile) -> PreparedImage:
+        """On the I/O pool. The link check comes last before reading, so a file swapped for a
+        link since it was reported is still refused."""
+        if self.links is not None:
+            problem = self.links.refusal(pending.album, pending.path)
+            if problem is not None:
+                raise LinkRefused(problem)
+        return prepare_file(
+            pending.album,
+            pending.path,
+            self.thumbnails_dir,
+            self.read_metadata,
+            self.embedder.preprocess,
+        )
+
+    async def _link_refused(self, pending: PendingFile, refused: LinkRefused) -> None:
+        """Not indexed: listed with the album's failures, and a row it had is dropped."""
+        if self.links is not None:
+            self.links.note(pending.album, refused.problem)
+        log.warning("not indexing %s: %s", pending.path, refused.problem.reason)
+        await self.index_writer.forget(pending.album, pending.path)
 
     def _disk_full(self, error: BaseException) -> bool:
         """A full disk is not the file's fault: hold the work, say so, retry later."""

@@ -31,14 +31,18 @@ class Change:
 
 def is_wanted(path: Path, folder: Path, exclude: list[str]) -> bool:
     """Images we index: supported suffix, not hidden/temp, not InvokeAI's thumbnails/, not excluded."""
+    return imaging.is_image_path(path) and is_listed(path, folder, exclude)
+
+
+def is_listed(path: Path, folder: Path, exclude: list[str]) -> bool:
+    """Entries of the album at all, whatever their suffix: under `folder`, not hidden, not in
+    InvokeAI's thumbnails/, not excluded."""
     try:
         relative = path.relative_to(folder)
     except ValueError:
         return False
     parts = relative.parts
     if any(part.startswith(".") for part in parts) or "thumbnails" in parts[:-1]:
-        return False
-    if not imaging.is_image_path(path):
         return False
     text = relative.as_posix()
     return not any(

@@ -128,13 +128,14 @@ export class AlbumsDialog extends EventTarget {
             {},
             h("code", {}, item.path),
             h("span", { class: "error-text" }, sentence(item.error) || "Unknown error."),
-            h("button", { type: "button", class: "btn btn-ghost", "aria-label": `Show ${item.path.split(/[\\/]/).pop()} in the viewer`, onclick: () => show(item) }, "Show"),
+            // Links and folders that could not be used have no image (id null): nothing to show.
+            item.id == null ? null : h("button", { type: "button", class: "btn btn-ghost", "aria-label": `Show ${item.path.split(/[\\/]/).pop()} in the viewer`, onclick: () => show(item) }, "Show"),
           ),
         ),
       );
       this.failures.replaceChildren(
         h("h3", {}, `Failed files in ${album.name || album.key} (${items.length})`),
-        h("p", { class: "muted" }, "Each file is retried when it changes. Fix or replace the file, or remove it from the folder."),
+        h("p", { class: "muted" }, "Each file is retried when it changes. Fix or replace the file, or remove it from the folder. Symlinks and folders listed here are looked at again on Update Index."),
         items.length ? list : h("p", {}, "None."),
       );
     } catch (error) {
