@@ -42,16 +42,25 @@ def create_app(components: Components) -> web.Application:
     app[keys.BRIDGE] = components.invokeai
     app[keys.MODEL] = components.model
     app[keys.STATUS] = components.status
-    for module in (
-        routes_status,
-        routes_albums,
-        routes_images,
-        routes_search,
-        routes_metadata,
-        routes_invokeai,
-        routes_map,
-        routes_ui,
-    ):
+    add_routes(app)
+    return app
+
+
+# Route modules in the order they are added; routes_web goes last (add_routes).
+ROUTE_MODULES = (
+    routes_status,
+    routes_albums,
+    routes_images,
+    routes_search,
+    routes_metadata,
+    routes_invokeai,
+    routes_map,
+    routes_ui,
+)
+
+
+def add_routes(app: web.Application) -> None:
+    """Every route; alone (no components), it is enough to build the OpenAPI document."""
+    for module in ROUTE_MODULES:
         module.setup(app)
     routes_web.setup(app)  # last: its catch-all must not shadow /api routes
-    return app

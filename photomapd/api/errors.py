@@ -67,7 +67,10 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         if error.status < 400 or not request.path.startswith("/api/"):
             raise
         code = error.reason.lower().replace(" ", "_")
-        return error_response(error.status, code, error.text or error.reason)
+        response = error_response(error.status, code, error.text or error.reason)
+        if "Allow" in error.headers:  # 405 must say which methods the route has (RFC 9110)
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
     except Exception as error:
         answer = domain_answer(error)
         if answer is not None:

@@ -46,7 +46,9 @@ async def create_album(request: web.Request) -> web.Response:
     symlinks that lead outside every album folder too."""
     body = await json_body(request)
     folders = _string_list(body, "folders") or []
-    name = str(body.get("name") or "").strip()
+    if body.get("name") is not None and not isinstance(body["name"], str):
+        raise BadRequest("missing_name", "name must be a text")
+    name = (body.get("name") or "").strip()
     if body.get("key") is not None and not isinstance(body["key"], str):
         raise BadRequest("invalid_album_key", 'key must be a text like "holiday-2024"')
     if not name and not body.get("key"):

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from photomapd import imaging
 from photomapd.api import keys
-from photomapd.api.errors import NotFound
+from photomapd.api.errors import Conflict, NotFound
 from photomapd.api.files import servable_file
 from photomapd.api.filters import allowed_ids
 from photomapd.api.hits import hits_json
@@ -41,6 +41,9 @@ def _cached_file(request: web.Request, path: Path, etag: str) -> web.StreamRespo
     if request.headers.get("If-None-Match") == f'"{etag}"':
         return web.Response(status=304, headers={"ETag": f'"{etag}"'})
     response = web.FileResponse(path)
+    if path.suffix.lower() == ".webp":
+        # aiohttp's own type table lacks .webp before Python 3.13 (application/octet-stream).
+        response.content_type = "image/webp"
     response.headers["ETag"] = f'"{etag}"'
     response.headers["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
     return response
@@ -122,6 +125,13 @@ async def get_similar(request: web.Request) -> web.Response:
 
     favourite=1 keeps starred images only (the UI's "Favourites" filter)."""
     row = await _row(request)
+    if row["status"] == "error":
+        # Never embedded, and never will be until the file changes: not a "try again later".
+        raise Conflict(
+            "image_not_indexed",
+            f"image {row['id']} could not be indexed ({row['error']}), so there is nothing to "
+            "compare it with; replace or re-save the file and it is indexed again",
+        )
     limit = int_param(request, "limit", 50, 1, 500)
     offset = int_param(request, "offset", 0, 0, 100_000)
     album = request.query.get("album") or None

@@ -62,14 +62,17 @@ async def put_strength(request: web.Request) -> web.Response:
     album = _album(request)
     try:
         body = await request.json()
-        strength = float(body["strength"])
+        strength = body["strength"]
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise BadRequest(
             "invalid_body", 'send JSON {"strength": <number between 0 and 1>}'
         ) from error
-    if not 0.0 <= strength <= 1.0:
+    # A number only: float() would also take true, false and "0.5".
+    if isinstance(strength, bool) or not isinstance(strength, int | float):
+        raise BadRequest("invalid_body", 'send JSON {"strength": <number between 0 and 1>}')
+    if not 0 <= strength <= 1:  # before float(): a huge JSON integer overflows it
         raise BadRequest("invalid_parameter", f"strength must be between 0 and 1, got {strength}")
-    return web.json_response(await request.app[MAP_SERVICE].set_strength(album, strength))
+    return web.json_response(await request.app[MAP_SERVICE].set_strength(album, float(strength)))
 
 
 async def post_refit(request: web.Request) -> web.Response:
