@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from photomapd.config import load_config
+from photomapd.config import ConfigError, load_config
 from photomapd.instance_lock import lock_holder
 from photomapd.lifecycle import running_pid, stop_daemon
 
@@ -163,8 +163,13 @@ def own_command_line(
     if arguments is None:
         return None
     environment = _environment_of(process) or dict(os.environ)
-    started_with = load_config(config.data_dir, environment)
-    argv = [*argv[:start], "--data-dir", str(config.data_dir), *argv[start:]]
+    try:
+        started_with = load_config(config.data_dir, environment)
+    except ConfigError:  # it ran with these, so this does not happen; if it does, ours serve
+        started_with = config
+    named = arguments.data_dir and Path(cwd, arguments.data_dir).expanduser().resolve()
+    if named != config.data_dir:  # it came from PHOTOMAPD_DATA_DIR or the default: say it
+        argv = [*argv[:start], "--data-dir", str(config.data_dir), *argv[start:]]
     host = arguments.host or started_with.host
     port = started_with.port if arguments.port is None else arguments.port
     return StartCommand(argv, cwd, environment, host, port, own=True)

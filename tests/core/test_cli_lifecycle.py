@@ -112,6 +112,7 @@ def test_stop_and_restart_the_daemon_of_this_data_folder(data_dir: Path, tiny_cl
         assert second is not None and second["uptime_seconds"] < first["uptime_seconds"] + 60
         command_line = Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")
         assert b"--headless" in command_line and str(data_dir).encode() in command_line
+        assert command_line.count(b"--data-dir") == 1  # named already: not added again
 
         stopped = run_cli(data_dir, tiny_clip, "stop")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
