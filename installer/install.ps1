@@ -4,8 +4,9 @@ Install (or upgrade in place) photomapd for the current Windows user.
 
 .DESCRIPTION
 Creates an isolated environment in %LOCALAPPDATA%\photomapd\venv (uv when installed, otherwise
-python -m venv + pip), puts its Scripts folder on the user PATH, turns on start at login
-(HKCU Run key), starts the daemon in the background and prints its URL. What is added outside
+python -m venv + pip) with photomapd and its tray extra, puts its Scripts folder on the user
+PATH, turns on start at login (HKCU Run key), stops the daemon of this data folder
+(`photomapd stop`), starts the new one in the background and prints its URL. What is added outside
 the data folder is listed in install-manifest.txt, which uninstall.ps1 reads.
 
 Environment: PHOTOMAPD_PYTHON (the Python 3.11+ to use), PHOTOMAPD_DATA_DIR,
@@ -62,10 +63,25 @@ $Version = $null
 $candidates = @()
 if ($env:PHOTOMAPD_PYTHON) { $candidates += ,@($env:PHOTOMAPD_PYTHON) }
 else { $candidates += ,@("py", "-3"); $candidates += ,@("python3"); $candidates += ,@("python") }
-foreach ($candidate in $candidates) {
-    $v = Get-PythonVersion $candidate
-    if ($v) { $Python = $candidate; $Version = $v; break }
+function Test-NewEnough([string]$V) {
+    $parts = $V.Split(".") | ForEach-Object { [int]$_ }
+    return ($parts[0] -gt 3 -or ($parts[0] -eq 3 -and $parts[1] -ge 11))
 }
+$TooOld = $null
+# The first candidate that runs and is 3.11+; one that does not run (a Store alias, a broken
+# shim) or is older is skipped, and the next one tried.
+foreach ($candidate in $candidates) {
+    if (-not $env:PHOTOMAPD_PYTHON -and -not (Get-Command $candidate[0] -ErrorAction SilentlyContinue)) { continue }
+    $v = Get-PythonVersion $candidate
+    if (-not $v) { Say "skipping $($candidate -join ' '): it does not run"; continue }
+    if (-not $env:PHOTOMAPD_PYTHON -and -not (Test-NewEnough $v)) {
+        Say "skipping $($candidate -join ' '): Python $v is older than 3.11"
+        if (-not $TooOld) { $TooOld = $candidate; $Version = $v }
+        continue
+    }
+    $Python = $candidate; $Version = $v; break
+}
+if (-not $Python -and $TooOld) { $Python = $TooOld }  # explained just below
 if (-not $Python) {
     Fail ("Python 3.11 or newer is needed, and none was found. Install it from python.org or " +
           "with: winget install Python.Python.3.12 - then run this again, or set PHOTOMAPD_PYTHON.")
@@ -75,6 +91,8 @@ if ($major -lt 3 -or ($major -eq 3 -and $minor -lt 11)) {
     Fail ("photomapd needs Python 3.11 or newer, but $($Python -join ' ') is Python $Version. " +
           "Install a newer one (winget install Python.Python.3.12) or set PHOTOMAPD_PYTHON.")
 }
+Say "using Python $Version ($($Python -join ' '))"
+# PyPI's torch for Windows has no CUDA, so there is no large GPU build to avoid here.
 
 # --- disk space ----------------------------------------------------------------------------
 $NeedMb = if (Test-Path -LiteralPath $VenvPython) { 500 } else { 6000 }
@@ -112,9 +130,14 @@ if ((Test-Path -LiteralPath $VenvPython) -and ((Get-PythonVersion @($VenvPython)
     if ($LASTEXITCODE -ne 0) { Fail "creating the environment failed (see above)" }
 }
 
-Say "installing photomapd from $Source"
-# Stop daemons running from this environment first (started by an earlier install or at
-# login): Windows cannot replace a running .exe.
+Say "installing photomapd[tray] and its dependencies from $Source (torch is large: several minutes on a first install)..."
+# The daemon of this data folder first, found through its lock (`photomapd stop`).
+# (An older photomapd.exe without `stop` only prints its usage: the sweep below covers it.)
+if (Test-Path -LiteralPath $Exe) {
+    & $Exe --data-dir $DataDir stop
+}
+# Then whatever else still runs from this environment (inside this data folder: a worker, or a
+# daemon started by hand with another --data-dir): Windows cannot replace a running .exe.
 $running = @(Get-Process -ErrorAction SilentlyContinue | Where-Object { $_.Path -and $_.Path -like "$Venv\*" })
 foreach ($old in $running) {
     Say "stopping the running photomapd (pid $($old.Id)) to start the new version"
@@ -123,9 +146,10 @@ foreach ($old in $running) {
 }
 if (Test-Path -LiteralPath $PidFile) { Remove-Item -LiteralPath $PidFile -Force }
 if ($UseUv) {
-    & uv pip install --quiet --python $VenvPython --upgrade --reinstall-package photomapd "$Source[tray]"
+    & uv pip install --python $VenvPython --upgrade --reinstall-package photomapd "$Source[tray]"
 } else {
-    & $VenvPython -m pip install --quiet --upgrade "$Source[tray]"
+    # No --quiet: pip prints each package and its download progress.
+    & $VenvPython -m pip install --upgrade "$Source[tray]"
 }
 if ($LASTEXITCODE -ne 0) {
     Fail "installing failed (see above). Behind a proxy, set PIP_INDEX_URL / PIP_EXTRA_INDEX_URL and run this again."

@@ -1,12 +1,22 @@
 #!/bin/sh
 # Install (or upgrade in place) photomapd for the current user on Linux or macOS.
 #
-#   sh installer/install.sh [--source DIR] [--folder DIR] [--no-autostart] [--no-start]
+#   sh installer/install.sh [--source DIR] [--folder DIR] [--no-autostart] [--no-start] [--dry-run]
 #
-# Creates an isolated environment in the user's data folder, links `photomapd` into
-# ~/.local/bin, turns on start-at-login, starts the daemon and prints its URL.
+# Creates an isolated environment in the user's data folder, installs photomapd with its `tray`
+# extra, links `photomapd` into ~/.local/bin, turns on start-at-login, stops the daemon of this
+# data folder (`photomapd stop`, only that one), starts the new one and prints its URL.
 # Everything placed outside the data folder is listed in <data folder>/install-manifest.txt,
 # which installer/uninstall.sh reads to remove exactly that.
+#
+#   --dry-run   choose the Python and the torch build, say why, and stop: nothing is written
+#
+# Python: PHOTOMAPD_PYTHON if set, else the first of python3.13, python3.12, python3.11,
+# python3, python (each in every PATH folder) that runs and is 3.11 or newer; one that does not
+# run (a broken pyenv shim) or is older is skipped with a note.
+# torch (Linux): with no NVIDIA GPU (nvidia-smi does not answer) the CPU build from PyTorch's
+# CPU wheel index (~200 MB instead of several GB with CUDA); when that index cannot be reached,
+# the default wheel. The installer says which it used.
 #
 # Environment:
 #   PHOTOMAPD_PYTHON        the Python (>= 3.11) to build the environment with
@@ -14,8 +24,10 @@
 #   PHOTOMAPD_BIN_DIR       where the `photomapd` link goes (default: ~/.local/bin)
 #   PHOTOMAPD_INSTALL_MIN_FREE_MB   free space required (default 6000 Linux, 3000 macOS)
 #   PHOTOMAPD_INSTALL_NO_UV=1       use venv + pip even when uv is installed
-#   PIP_* / UV_*            passed through to pip / uv (e.g. PIP_INDEX_URL for a CPU-only
-#                           torch index: https://download.pytorch.org/whl/cpu)
+#   PHOTOMAPD_INSTALL_TORCH_INDEX   the CPU wheel index (default
+#                           https://download.pytorch.org/whl/cpu; empty: always the default wheel)
+#   PIP_* / UV_*            passed through to pip / uv; with PIP_INDEX_URL or UV_INDEX_URL set,
+#                           torch comes from that index (no CPU index is tried)
 # Test/dev only:
 #   PHOTOMAPD_INSTALL_BASE_PYTHON   a Python whose installed packages (torch, ...) the new
 #                           environment reuses through a .pth file instead of downloading them
@@ -33,6 +45,7 @@ source_dir=$(dirname -- "$script_dir")
 folder=""
 autostart=1
 start=1
+dry_run=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,7 +53,8 @@ while [ $# -gt 0 ]; do
         --folder) [ $# -ge 2 ] || die "--folder needs a folder"; folder=$2; shift 2 ;;
         --no-autostart) autostart=0; shift ;;
         --no-start) start=0; shift ;;
-        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --dry-run) dry_run=1; shift ;;
+        -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -68,38 +82,102 @@ pid_file="$data_dir/daemon.pid"
 # --- Python ---------------------------------------------------------------------------------
 python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
 
-find_python() {
-    if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
-        echo "$PHOTOMAPD_INSTALL_BASE_PYTHON"
-        return
-    fi
-    if [ -n "${PHOTOMAPD_PYTHON:-}" ]; then
-        echo "$PHOTOMAPD_PYTHON"
-        return
-    fi
-    for candidate in python3.13 python3.12 python3.11 python3 python; do
-        if command -v "$candidate" >/dev/null 2>&1; then
-            command -v "$candidate"
-            return
-        fi
-    done
+new_enough() { # "3.12" -> true when 3.11 or newer
+    case "$1" in [0-9]*.[0-9]*) ;; *) return 1 ;; esac
+    [ "${1%%.*}" -gt 3 ] || { [ "${1%%.*}" -eq 3 ] && [ "${1#*.}" -ge 11 ]; }
 }
 
-python=$(find_python)
-if [ -z "$python" ]; then
-    die "Python 3.11 or newer is needed, and no python3 was found on PATH.
+too_old_message() { # what-was-found
+    printf '%s' "photomapd needs Python 3.11 or newer, but $1.
+  Install a newer Python (Debian/Ubuntu: sudo apt install python3.11 python3.11-venv; macOS:
+  brew install python@3.12) and run this again, or set PHOTOMAPD_PYTHON=/path/to/python3.12."
+}
+
+find_python() { # sets python and version, or says why none fits and stops
+    if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}${PHOTOMAPD_PYTHON:-}" ]; then
+        python=${PHOTOMAPD_INSTALL_BASE_PYTHON:-$PHOTOMAPD_PYTHON}
+        version=$(python_version "$python") && [ -n "$version" ] \
+            || die "$python does not run (set PHOTOMAPD_PYTHON to a working Python 3.11+)"
+        new_enough "$version" || die "$(too_old_message "$python is Python $version")"
+        return
+    fi
+    found=0
+    old_ones=""
+    set -f # PATH folders are not patterns
+    for name in python3.13 python3.12 python3.11 python3 python; do
+        saved_ifs=$IFS
+        IFS=:
+        for dir in $PATH; do
+            IFS=$saved_ifs
+            candidate="${dir:-.}/$name"
+            [ -f "$candidate" ] && [ -x "$candidate" ] || continue
+            found=1
+            if ! version=$(python_version "$candidate") || [ -z "$version" ]; then
+                say "skipping $candidate: it does not run (a broken pyenv shim or leftover link?)"
+            elif ! new_enough "$version"; then
+                say "skipping $candidate: Python $version is older than 3.11"
+                old_ones="$old_ones $candidate"
+            else
+                python=$candidate
+                set +f
+                return
+            fi
+        done
+        IFS=$saved_ifs
+    done
+    set +f
+    [ "$found" = 1 ] || die "Python 3.11 or newer is needed, and no python3 was found on PATH.
   Install it (Debian/Ubuntu: sudo apt install python3 python3-venv; Fedora: sudo dnf install
   python3; macOS: brew install python@3.12, or the installer from python.org), then run this
   again, or point PHOTOMAPD_PYTHON at one."
+    [ -z "$old_ones" ] || die "$(too_old_message "the Pythons on PATH are older:$old_ones")"
+    die "none of the Pythons on PATH runs (see the notes above). Fix or remove the broken ones
+  (for pyenv: pyenv global 3.12, or pyenv rehash), or set PHOTOMAPD_PYTHON to a working
+  Python 3.11+."
+}
+
+python=""
+version=""
+find_python
+say "using Python $version ($python)"
+
+# --- which torch ----------------------------------------------------------------------------
+# PyPI's torch for Linux bundles CUDA (several GB); with no NVIDIA GPU the CPU build does the
+# same work. macOS and Windows wheels on PyPI have no CUDA, so this is for Linux only.
+torch_index=${PHOTOMAPD_INSTALL_TORCH_INDEX-https://download.pytorch.org/whl/cpu}
+torch_index=${torch_index%/}
+reachable() { # url: does it answer within 10 s?
+    "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \
+        "$1" >/dev/null 2>&1
+}
+installed_torch() { # torch's version in an environment this run keeps (no import: instant)
+    [ -x "$venv/bin/python" ] && [ "$(python_version "$venv/bin/python")" = "$version" ] || return 1
+    "$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null
+}
+torch_from=default
+if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
+    torch_note="torch: reused from $PHOTOMAPD_INSTALL_BASE_PYTHON"
+elif present=$(installed_torch); then
+    torch_note="torch: $present is already installed and kept"
+elif [ "$os" != linux ]; then
+    torch_note="torch: the default wheel (on macOS it has no CUDA to skip)"
+elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    torch_note="torch: an NVIDIA GPU answers (nvidia-smi), so the default wheel, with CUDA"
+elif [ -n "${PIP_INDEX_URL:-}${UV_INDEX_URL:-}${UV_DEFAULT_INDEX:-}" ]; then
+    torch_note="torch: from your package index (PIP_INDEX_URL / UV_INDEX_URL)"
+elif [ -z "$torch_index" ]; then
+    torch_note="torch: the default wheel (PHOTOMAPD_INSTALL_TORCH_INDEX is empty)"
+elif reachable "$torch_index/torch/"; then
+    torch_from=cpu
+    torch_note="torch: no NVIDIA GPU (nvidia-smi does not answer), so the CPU build from $torch_index"
+else
+    torch_note="torch: no NVIDIA GPU, but PyTorch's CPU wheel index ($torch_index) cannot be"
+    torch_note="$torch_note reached, so the default wheel from your package index (with CUDA)"
 fi
-version=$(python_version "$python") || true
-[ -n "$version" ] || die "$python does not run (set PHOTOMAPD_PYTHON to a working Python 3.11+)"
-major=${version%%.*}
-minor=${version#*.}
-if [ "$major" -lt 3 ] || { [ "$major" -eq 3 ] && [ "$minor" -lt 11 ]; }; then
-    die "photomapd needs Python 3.11 or newer, but $python is Python $version.
-  Install a newer Python (Debian/Ubuntu: sudo apt install python3.11 python3.11-venv; macOS:
-  brew install python@3.12) and run this again, or set PHOTOMAPD_PYTHON=/path/to/python3.12."
+say "$torch_note"
+if [ "$dry_run" = 1 ]; then
+    say "dry run: would install photomapd[tray] from $source_dir into $venv (nothing was changed)"
+    exit 0
 fi
 
 # --- disk space -----------------------------------------------------------------------------
@@ -107,6 +185,8 @@ existing=$data_dir
 while [ ! -d "$existing" ]; do existing=$(dirname -- "$existing"); done
 if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ] || [ -x "$venv/bin/python" ]; then
     need_mb=500 # an upgrade, or packages reused from the base: no torch download
+elif [ "$torch_from" = cpu ]; then
+    need_mb=2500 # torch without CUDA
 fi
 need_mb=${PHOTOMAPD_INSTALL_MIN_FREE_MB:-$need_mb}
 free_mb=$(df -Pk "$existing" | awk 'NR == 2 { print int($4 / 1024) }')
@@ -188,26 +268,46 @@ if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
         | sort -u >"$site/_photomapd_base.pth"
 fi
 
-say "installing photomapd from $source_dir"
+# No --quiet: pip/uv print each package and their progress, so a long download shows.
+venv_pip() { # install ARGS...
+    if [ "$use_uv" = 1 ]; then
+        shift
+        uv pip install --python "$venv/bin/python" "$@"
+    elif [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
+        # The base's own pip serves the new environment (made --without-pip: ~15 s saved).
+        "$python" -m pip --python "$venv/bin/python" "$@"
+    else
+        "$venv/bin/python" -m pip "$@"
+    fi
+}
+
+if [ "$torch_from" = cpu ]; then
+    say "installing torch and torchvision, CPU build, from $torch_index (a few minutes)..."
+    venv_pip install --index-url "$torch_index" torch torchvision || {
+        torch_from=default
+        say "the CPU build could not be installed from $torch_index (see above); falling back
+  to the default torch wheel from your package index"
+    }
+fi
+
+how_long=""
+installed_torch >/dev/null || how_long=" (torch is large: this takes several minutes)"
+say "installing photomapd[tray] and its dependencies from $source_dir$how_long..."
 if [ "$use_uv" = 1 ]; then
-    uv pip install --quiet --python "$venv/bin/python" --upgrade \
-        --reinstall-package photomapd "$source_dir[tray]" || die "uv pip install failed (see above)"
+    venv_pip install --upgrade --reinstall-package photomapd "$source_dir[tray]" \
+        || die "uv pip install failed (see above)"
 else
     # pip always rebuilds a local folder, so an upgrade replaces photomapd's files even at the
     # same version; dependencies are fetched only when missing or too old (only-if-needed).
-    venv_pip() {
-        if [ -n "${PHOTOMAPD_INSTALL_BASE_PYTHON:-}" ]; then
-            # The base's own pip serves the new environment (made --without-pip: ~15 s saved).
-            "$python" -m pip --python "$venv/bin/python" "$@"
-        else
-            "$venv/bin/python" -m pip "$@"
-        fi
-    }
-    venv_pip install --quiet --upgrade "$source_dir[tray]" \
+    venv_pip install --upgrade "$source_dir[tray]" \
         || die "pip install failed (see above). Behind a proxy or for another torch build,
   set PIP_INDEX_URL / PIP_EXTRA_INDEX_URL and run this again."
 fi
 [ -x "$venv/bin/photomapd" ] || die "the environment has no photomapd command after installing"
+case "$torch_from" in
+    cpu) say "torch $(installed_torch): the CPU build from $torch_index" ;;
+    *) say "torch $(installed_torch || echo '(from the base Python)'): the default wheel" ;;
+esac
 touch "$venv/.photomapd-installer" # marks the environment as ours for the uninstaller
 
 # --- photomapd on PATH ----------------------------------------------------------------------
@@ -240,26 +340,16 @@ if [ "$autostart" = 1 ]; then
 fi
 
 # --- start (or restart) the daemon ----------------------------------------------------------
-our_daemons() { # the pid file's, plus any started at login from this environment
-    {
-        [ -f "$pid_file" ] && cat "$pid_file"
-        ps -eo pid=,args= 2>/dev/null \
-            | awk -v py="$venv/bin/python" 'index($2, py) == 1 && /photomapd/ { print $1 }'
-    } | sort -u
-}
-
-stop_previous() {
-    for pid in $(our_daemons); do
-        kill -0 "$pid" 2>/dev/null || continue
-        ps -p "$pid" -o args= 2>/dev/null | grep -q photomapd || continue
-        say "stopping the running photomapd (pid $pid) to start the new version"
-        kill "$pid"
-        waited=0
-        while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
-            sleep 0.5
-            waited=$((waited + 1))
-        done
-    done
+stop_previous() { # the daemon of this data folder only, found through its lock
+    if stopped=$("$venv/bin/photomapd" --data-dir "$data_dir" stop 2>&1); then
+        printf '%s\n' "$stopped"
+    else
+        case "$stopped" in
+            *"is not running"*) ;;
+            *) die "could not stop the photomapd running on $data_dir:
+  $stopped" ;;
+        esac
+    fi
     rm -f "$pid_file"
 }
 
@@ -268,7 +358,13 @@ service_active() {
         && systemctl --user is-active --quiet photomapd.service 2>/dev/null
 }
 
-if [ "$start" = 1 ] && service_active; then
+service_runs_this_folder() { # the service's process holds this data folder's lock
+    service_active || return 1
+    main_pid=$(systemctl --user show --property=MainPID --value photomapd.service 2>/dev/null)
+    [ -n "$main_pid" ] && [ "$main_pid" = "$(tail -c +2 "$data_dir/daemon.lock" 2>/dev/null)" ]
+}
+
+if [ "$start" = 1 ] && service_runs_this_folder; then
     # `photomapd service install` was used: let systemd run the new version.
     systemctl --user restart photomapd.service || die "systemctl --user restart photomapd failed"
     say "restarted the photomapd service (systemctl --user status photomapd)"
@@ -316,7 +412,7 @@ sys.exit("timeout")
 EOF
 ) || die "the daemon did not start; see $data_dir/logs/daemon-start.log"
     say "photomapd is running: open $url"
-elif ! service_active; then
+elif ! service_runs_this_folder; then
     say "installed; start it with: $link run"
 fi
 say "uninstall with: sh $script_dir/uninstall.sh (add --purge to delete the index and settings)"

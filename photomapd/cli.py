@@ -1,4 +1,4 @@
-"""Command line: run the daemon (tray or headless), one-shot index, search, status, albums.
+"""Command line: run (tray or headless), stop and restart the daemon; index, search, status, albums.
 
 Commands talk to a running daemon over its API when there is one, so changes take effect live;
 otherwise they work on the data folder directly.
@@ -30,6 +30,8 @@ from photomapd.config import (
     validate_album_key,
 )
 from photomapd.discovery import find_invokeai_root
+from photomapd.lifecycle import DEFAULT_STOP_SECONDS
+from photomapd.relaunch import DEFAULT_START_SECONDS
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -43,13 +45,7 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photomapd", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"photomapd {photomapd.__version__}")
-    parser.add_argument(
-        "--data-dir",
-        help="config, database, index and cache folder "
-        "(default: PHOTOMAPD_DATA_DIR or the platform's user data folder)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_global_options(parser, default=None)
     commands = parser.add_subparsers(dest="command")
 
     run = commands.add_parser("run", help="start the daemon (tray when a display exists)")
@@ -83,6 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("status", help="show the running daemon's status")
+    stop = commands.add_parser(
+        "stop", help="stop the daemon of this data folder (found through its lock, not a port)"
+    )
+    stop.add_argument(
+        "--timeout",
+        type=_seconds_argument,
+        default=DEFAULT_STOP_SECONDS,
+        help=f"seconds to wait for the clean stop (default {DEFAULT_STOP_SECONDS:.0f})",
+    )
+    restart = commands.add_parser(
+        "restart", help="stop the daemon of this data folder and start it the way it was started"
+    )
+    restart.add_argument(
+        "--timeout",
+        type=_seconds_argument,
+        default=DEFAULT_START_SECONDS,
+        help="seconds to wait for each step: the stop, the start, the first answer "
+        f"(default {DEFAULT_START_SECONDS:.0f})",
+    )
 
     albums = commands.add_parser("albums", help="list, add or remove albums")
     album_commands = albums.add_subparsers(dest="album_command", required=True)
@@ -108,7 +123,49 @@ def build_parser() -> argparse.ArgumentParser:
         cli_desktop = None  # type: ignore[assignment]
     if cli_desktop is not None:
         cli_desktop.add_subcommands(commands)
+    accept_global_options_after_commands(parser)
     return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """`--data-dir`, `--verbose`, `--version`; `default` is SUPPRESS on a command's own copy,
+    so that the copy leaves a value given before the command alone."""
+    parser.add_argument("--version", action="version", version=f"photomapd {photomapd.__version__}")
+    parser.add_argument(
+        "--data-dir",
+        default=default,
+        help="config, database, index and cache folder "
+        "(default: PHOTOMAPD_DATA_DIR or the platform's user data folder)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if default is None else default,
+        help="debug logging",
+    )
+
+
+def accept_global_options_after_commands(parser: argparse.ArgumentParser) -> None:
+    """Users type `photomapd run --data-dir DIR`: every command, at every level, takes the
+    global options too (argparse otherwise takes them only before the command)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in action.choices.values():
+            if "--data-dir" not in command._option_string_actions:
+                add_global_options(command, default=argparse.SUPPRESS)
+            accept_global_options_after_commands(command)
+
+
+def _seconds_argument(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
+    return seconds
 
 
 def _port_argument(text: str) -> int:
@@ -160,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "index": command_index,
         "search": command_search,
         "status": command_status,
+        "stop": command_stop,
+        "restart": command_restart,
         "albums": command_albums,
     }
     try:
@@ -337,6 +396,40 @@ def command_status(args: argparse.Namespace, config: Config) -> int:
     for album in status["albums"]:
         problem = f" — {album['problem']}" if album.get("problem") else ""
         print(f"  {album['key']}: {album['count']} images, {album['failed']} failed{problem}")
+    return 0
+
+
+def command_stop(args: argparse.Namespace, config: Config) -> int:
+    from photomapd.lifecycle import StopError, running_pid, stop_daemon
+
+    try:
+        pid = running_pid(config.data_dir)
+        if pid is None:
+            print(f"photomapd is not running (data folder: {config.data_dir})")
+            return 1
+        print(f"stopping photomapd (pid {pid})…", flush=True)
+        stop_daemon(config.data_dir, pid, args.timeout)
+    except StopError as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    print(f"photomapd stopped (pid {pid}, data folder: {config.data_dir})")
+    return 0
+
+
+def command_restart(args: argparse.Namespace, config: Config) -> int:
+    from photomapd.lifecycle import StopError
+    from photomapd.relaunch import RelaunchError, restart_daemon
+
+    try:
+        restarted = restart_daemon(
+            config, build_parser(), lambda line: print(line, flush=True), args.timeout
+        )
+    except (StopError, RelaunchError) as error:
+        print(f"photomapd: {error}", file=sys.stderr)
+        return 1
+    done = "restarted" if restarted.old_pid else "started"
+    where = f", serving {restarted.url}" if restarted.url else ""
+    print(f"photomapd {done}: pid {restarted.new_pid}{where}")
     return 0
 
 

@@ -18,7 +18,7 @@ import platformdirs
 import tomli_w
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,9 @@ def resolve_data_dir(explicit: str | Path | None = None) -> Path:
     return default_data_dir()
 
 
-def load_config(data_dir: Path) -> Config:
-    """Read config.toml (if present) and apply PHOTOMAPD_* overrides."""
+def load_config(data_dir: Path, environment: Mapping[str, str] | None = None) -> Config:
+    """Read config.toml (if present) and apply PHOTOMAPD_* overrides from `environment`
+    (default: this process's; `photomapd restart` reads the one the daemon was started with)."""
     config = Config(data_dir=data_dir)
     if config.config_path.exists():
         try:
@@ -212,7 +213,7 @@ def load_config(data_dir: Path) -> Config:
             _apply_document(config, raw)
         except ConfigError as error:
             raise ConfigError(f"{error}. The file: {config.config_path}") from error
-    _apply_environment(config, os.environ)
+    _apply_environment(config, os.environ if environment is None else environment)
     return config
 
 
@@ -347,7 +348,7 @@ ENVIRONMENT_OVERRIDES: dict[str, tuple[str | None, str, Callable[[str], Any]]] =
 }
 
 
-def _apply_environment(config: Config, environment: os._Environ[str] | dict[str, str]) -> None:
+def _apply_environment(config: Config, environment: Mapping[str, str]) -> None:
     for variable, (section, attribute, convert) in ENVIRONMENT_OVERRIDES.items():
         value = environment.get(variable)
         if not value:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,6 +64,34 @@ class InstanceLock:
             _unlock(self._handle)
         self._handle.close()
         self._handle = None
+
+
+def lock_holder(data_dir: Path) -> LockHolder | None:
+    """Who holds the data folder's lock: None when nobody does (no daemon runs on it).
+
+    Probing takes the lock for an instant when it is free, so a daemon starting in exactly
+    that instant would be refused; the commands that probe (`stop`, `restart`) never race
+    their own start.
+    """
+    try:
+        handle = open(data_dir / LOCK_FILE_NAME, encoding="ascii")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None  # no daemon has ever run on this folder
+    with handle:
+        try:
+            _lock(handle)
+        except OSError:
+            return LockHolder(_read_pid(handle))
+        with contextlib.suppress(OSError):
+            _unlock(handle)
+    return None
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """The process holding a data folder's lock; `pid` is None when it could not be read."""
+
+    pid: int | None
 
 
 def _read_pid(handle: IO[str]) -> int | None:
