@@ -91,6 +91,7 @@ class Daemon:
             album_keys=lambda: [album.key for album in self.config.albums],
             indexing_busy=lambda: self.pipeline.queued > 0,
             vector_space=lambda: self.vectors,
+            fit_idle_seconds=lambda: self.config.model.idle_unload_seconds,
         )
         self.invokeai = InvokeAIBridge(config, CredentialStore(config.data_dir))
         self.force_polling = force_polling

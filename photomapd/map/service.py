@@ -2,8 +2,9 @@
 background when an album grew a lot, persists to SQLite and announces `map_updated`.
 
 Threading: all reads and mutations of a live SemanticMap run on one worker thread (`_live`);
-UMAP fits run from a snapshot in a low-priority worker process (map_fit_process), so a
-minute-long refit never delays placing new images and never holds the daemon's GIL.
+UMAP fits run from a snapshot in a low-priority worker process (map/fit_process.py), so a
+minute-long refit never delays placing new images and never holds the daemon's GIL; that
+process ends when idle and comes back with the next fit.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class MapService:
         min_seconds_between_fits: float = MIN_SECONDS_BETWEEN_FITS,
         indexing_busy: Callable[[], bool] = lambda: False,
         vector_space: Callable[[], VectorSpace | None] = lambda: None,
+        fit_idle_seconds: Callable[[], float] = lambda: 120.0,
     ) -> None:
         # Live maps keep positions only; new images are placed by their neighbours in the
         # daemon's usearch index (None: they wait at the centre until the next fit).
@@ -108,7 +110,8 @@ class MapService:
         self.params = params or LayoutParams()
         self._albums: dict[str, map_worker.AlbumMap] = {}
         self._live = ThreadPoolExecutor(1, thread_name_prefix="map-live")
-        self._fit_process = FitProcess()
+        # The fit worker ends this long after its last fit (the model's idle setting, live).
+        self._fit_process = FitProcess(fit_idle_seconds)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._flush_scheduled = False
         self._running = False

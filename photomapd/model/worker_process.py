@@ -4,13 +4,15 @@ Why a process: importing a CUDA build of torch alone costs ~650 MB of RSS and ~3
 `torch.cuda.empty_cache()` does not return the CUDA context (~0.5 GB of VRAM) to InvokeAI.
 Ending the worker after `idle_unload_seconds` gives every byte back; the next image or search
 starts it again. The client has the same blocking interface as Embedder; a dead worker (OOM
-killer, driver reset) is noticed and restarted on the next call.
+killer, driver reset) is noticed and restarted on the next call. The worker never outlives the
+daemon, even after a `kill -9` of it (worker_lifetime.py).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from PIL import Image
 
 from photomapd.model.lifecycle import ModelLifecycle, ModelState, ModelUnavailable, model_identity
 from photomapd.sentences import clause
+from photomapd.worker_lifetime import end_with_parent
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -31,7 +34,9 @@ REQUEST_TIMEOUT_SECONDS = 600.0  # a first load may download weights
 
 
 def _worker_main(connection: Connection, settings: dict[str, Any]) -> None:
-    """Runs in the worker process: owns one Embedder, answers requests until told to stop."""
+    """Runs in the worker process: owns one Embedder, answers requests until told to stop (or
+    until the daemon is gone, however it ended)."""
+    end_with_parent(settings["parent_pid"], "photomapd-model")
     from photomapd.model.embedder import Embedder
 
     embedder = Embedder(
@@ -162,10 +167,13 @@ class ModelClient(ModelLifecycle):
             "pretrained": self.pretrained,
             "device": self._requested_device,
             "cache_dir": self.cache_dir,
+            "parent_pid": os.getpid(),
         }
         process = context.Process(
             target=_worker_main, args=(child, settings), name="photomapd-model", daemon=True
         )
+        # The daemon gets here on its model thread (ModelRunner's one thread, alive as long as
+        # the daemon): Linux's parent-death signal follows the thread that started the worker.
         process.start()
         child.close()
         self._process, self._connection = process, parent
