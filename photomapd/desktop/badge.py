@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
-from photomapd.desktop.control import DaemonState, ModelState
+from photomapd.desktop.control import DaemonState
+from photomapd.model.lifecycle import ModelState
 
 if TYPE_CHECKING:
     from photomapd.desktop.control import DaemonStatus

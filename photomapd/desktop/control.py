@@ -20,15 +20,6 @@ class DaemonState(StrEnum):
     ERROR = "error"
 
 
-class ModelState(StrEnum):
-    """Values the tray understands in `DaemonStatus.model_state`; others are shown verbatim."""
-
-    UNLOADED = "unloaded"
-    LOADING = "loading"
-    READY = "ready"
-    UNAVAILABLE = "unavailable"
-
-
 class DaemonStatus(TypedDict):
     """A snapshot that is cheap to take from any thread.
 
